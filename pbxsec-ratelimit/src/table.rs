@@ -12,10 +12,16 @@
 //!   *idle* and is overwritten first; only when a key's whole bucket is busy
 //!   is the least valuable entry evicted (lowest TAT, smallest in-window sum).
 //!   A generic LRU or CLOCK cache cannot know this.
-//! * **One random memory access per lookup.** A key hashes to one bucket of
-//!   [`WAYS`] slots stored together (fingerprints first, then values, then
-//!   keys), so a lookup in a table much larger than the CPU caches costs about
-//!   one cache miss, which is what the benchmarks compare against.
+//! * **About one random memory access per lookup.** A key hashes to two
+//!   candidate buckets of [`WAYS`] slots (two-choice hashing), each bucket
+//!   stored together on aligned cache lines (fingerprints, then values, then
+//!   keys); a new key goes to the bucket with more room, and the two
+//!   buckets' addresses do not depend on each other's contents, so the CPU
+//!   fetches them in parallel: a lookup in a table much larger than the CPU
+//!   caches costs about one cache miss, which is what the benchmarks compare
+//!   against. Two choices keep the table usable up to a load factor of 0.8
+//!   with few early evictions, where one 4-way bucket per key would overflow
+//!   often.
 //! * **Shards.** The table is split into up to [`MAX_SHARDS`] shards, each
 //!   behind its own mutex on its own cache line, chosen by the hash's top
 //!   bits, so threads on distinct keys rarely meet.
@@ -42,6 +48,9 @@ pub(crate) trait SlotValue: Default {
     fn keep_score(&self, now: Instant) -> u64;
 }
 
+/// Cache-line aligned, so a bucket of small entries (4 × (IPv4/IPv6 key +
+/// TAT) = 128 bytes) is exactly one adjacent-line pair.
+#[repr(align(64))]
 struct Bucket<K, V> {
     fps: [u32; WAYS],
     vals: [V; WAYS],
@@ -91,7 +100,11 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
     /// A table with room for at least `capacity` keys (rounded up to a power
     /// of two, at least one bucket per shard).
     pub(crate) fn new(capacity: usize) -> Self {
-        let slots = capacity.max(1).next_power_of_two().max(WAYS);
+        // Load factor at most 0.8 when `capacity` keys are held: with two
+        // choices of a 4-way bucket per key, a full table then evicts early
+        // only a small fraction of keys (measured in the tests).
+        let want = capacity.max(1).saturating_add(capacity / 4);
+        let slots = want.next_power_of_two().max(WAYS);
         let buckets = slots / WAYS;
         // At least 4 buckets per shard so a shard is worth its lock.
         let shards = (buckets / 4).clamp(1, MAX_SHARDS);
@@ -120,16 +133,18 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
     }
 
     #[inline]
-    fn locate(&self, key: &K) -> (MutexGuard<'_, Shard<K, V>>, usize, u32) {
+    fn locate(&self, key: &K) -> (MutexGuard<'_, Shard<K, V>>, [usize; 2], u32) {
         let h = self.hasher.hash_one(key);
         let shard_idx = if self.shard_shift >= 64 {
             0
         } else {
             (h >> self.shard_shift) as usize
         };
-        let bucket = (h as usize) & self.bucket_mask;
         // Fingerprint 0 marks "no fingerprint"; a real 0 is moved to 1.
         let fp = ((h >> 32) as u32).max(1);
+        let first = (h as usize) & self.bucket_mask;
+        // The second choice depends only on the first and the fingerprint.
+        let second = (first ^ (fp.wrapping_mul(0x9E37_79B1) as usize)) & self.bucket_mask;
         let shard = match self.shards.get(shard_idx) {
             Some(s) => &s.0,
             None => &self.shards[0].0,
@@ -137,77 +152,102 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
         let guard = shard
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (guard, bucket, fp)
+        (guard, [first, second], fp)
     }
 
-    /// Runs `f` on the key's value, inserting a default value first if the
-    /// key is absent (evicting an idle or, failing that, the least valuable
-    /// entry of its bucket).
+    /// Where `key` is: (bucket, way).
     #[inline]
-    pub(crate) fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
-        let (mut guard, b, fp) = self.locate(key);
-        let shard = &mut *guard;
-        let Some(bucket) = shard.buckets.get_mut(b) else {
-            // Unreachable: the mask keeps `b` in range. Act on a scratch value.
-            return f(&mut V::default(), Found::Inserted);
-        };
-        for i in 0..WAYS {
-            if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
-                return f(&mut bucket.vals[i], Found::Present);
-            }
-        }
-        // Absent: pick a victim.
-        let mut victim = 0;
-        let mut found = Found::Evicted;
-        let mut best = u64::MAX;
-        for i in 0..WAYS {
-            if bucket.keys[i].is_none() || bucket.vals[i].is_idle(now) {
-                victim = i;
-                found = Found::Inserted;
-                break;
-            }
-            let s = bucket.vals[i].keep_score(now);
-            if s < best {
-                best = s;
-                victim = i;
-            }
-        }
-        if found == Found::Evicted {
-            shard.evicted_live = shard.evicted_live.saturating_add(1);
-        }
-        bucket.fps[victim] = fp;
-        bucket.keys[victim] = Some(key.clone());
-        bucket.vals[victim] = V::default();
-        f(&mut bucket.vals[victim], found)
-    }
-
-    /// Runs `f` on the key's value if the key is present.
-    pub(crate) fn get<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
-        let (mut guard, b, fp) = self.locate(key);
-        let bucket = guard.buckets.get_mut(b)?;
-        for i in 0..WAYS {
-            if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
-                return Some(f(&mut bucket.vals[i]));
+    fn find(shard: &Shard<K, V>, buckets: [usize; 2], fp: u32, key: &K) -> Option<(usize, usize)> {
+        for b in buckets {
+            let bucket = shard.buckets.get(b)?;
+            for i in 0..WAYS {
+                if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
+                    return Some((b, i));
+                }
             }
         }
         None
     }
 
+    /// Runs `f` on the key's value, inserting a default value first if the
+    /// key is absent (evicting an idle or, failing that, the least valuable
+    /// entry of its two buckets).
+    #[inline]
+    pub(crate) fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
+        let (mut guard, buckets, fp) = self.locate(key);
+        let shard = &mut *guard;
+        if let Some((b, i)) = Self::find(shard, buckets, fp, key) {
+            if let Some(bucket) = shard.buckets.get_mut(b) {
+                return f(&mut bucket.vals[i], Found::Present);
+            }
+        }
+        // Absent: a free or idle slot in whichever bucket has more of them
+        // (the power of two choices), else the least valuable entry of both.
+        let mut victim = None;
+        let mut best = u64::MAX;
+        let mut most_free = 0;
+        for b in buckets {
+            let Some(bucket) = shard.buckets.get(b) else {
+                continue;
+            };
+            let mut free = 0;
+            let mut first_free = None;
+            for i in 0..WAYS {
+                if bucket.keys[i].is_none() || bucket.vals[i].is_idle(now) {
+                    free += 1;
+                    first_free.get_or_insert(i);
+                } else if most_free == 0 {
+                    let s = bucket.vals[i].keep_score(now);
+                    if s < best {
+                        best = s;
+                        victim = Some((b, i, Found::Evicted));
+                    }
+                }
+            }
+            if let Some(i) = first_free {
+                if free > most_free {
+                    most_free = free;
+                    victim = Some((b, i, Found::Inserted));
+                }
+            }
+        }
+        let Some((b, i, found)) = victim else {
+            // Unreachable: the masks keep bucket indexes in range.
+            return f(&mut V::default(), Found::Inserted);
+        };
+        if found == Found::Evicted {
+            shard.evicted_live = shard.evicted_live.saturating_add(1);
+        }
+        let Some(bucket) = shard.buckets.get_mut(b) else {
+            return f(&mut V::default(), Found::Inserted);
+        };
+        bucket.fps[i] = fp;
+        bucket.keys[i] = Some(key.clone());
+        bucket.vals[i] = V::default();
+        f(&mut bucket.vals[i], found)
+    }
+
+    /// Runs `f` on the key's value if the key is present.
+    pub(crate) fn get<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let (mut guard, buckets, fp) = self.locate(key);
+        let (b, i) = Self::find(&guard, buckets, fp, key)?;
+        let bucket = guard.buckets.get_mut(b)?;
+        Some(f(&mut bucket.vals[i]))
+    }
+
     /// Forgets the key; `true` if it was present.
     pub(crate) fn remove(&self, key: &K) -> bool {
-        let (mut guard, b, fp) = self.locate(key);
+        let (mut guard, buckets, fp) = self.locate(key);
+        let Some((b, i)) = Self::find(&guard, buckets, fp, key) else {
+            return false;
+        };
         let Some(bucket) = guard.buckets.get_mut(b) else {
             return false;
         };
-        for i in 0..WAYS {
-            if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
-                bucket.fps[i] = 0;
-                bucket.keys[i] = None;
-                bucket.vals[i] = V::default();
-                return true;
-            }
-        }
-        false
+        bucket.fps[i] = 0;
+        bucket.keys[i] = None;
+        bucket.vals[i] = V::default();
+        true
     }
 
     /// The number of keys whose value is not idle at `now` (walks the
