@@ -3,7 +3,7 @@
 //! limiter (DashMap state), quick_cache and a 16-shard `Mutex<HashMap>` with
 //! ahash, on the same keys in the same run, with one dependent random load
 //! over 64 MiB as the memory-latency floor; then one thread against two on
-//! distinct keys.
+//! distinct keys. Times are thread CPU time (see `ThreadCpu`).
 //!
 //! `cargo bench -p pbxsec-ratelimit --bench ratelimit`
 #![allow(missing_docs)]
@@ -16,6 +16,8 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant as StdInstant};
 
+use cpu_time::ThreadTime;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::clock::FakeRelativeClock;
 use governor::{Quota, RateLimiter as Governor};
@@ -28,6 +30,35 @@ const TOLERANCE: u64 = INTERVAL * RATE as u64;
 /// Random indexes into the key set, walked in order (a power of two).
 const SEQ: usize = 1 << 22;
 
+/// Criterion measurement in thread CPU time, not wall time: on a machine
+/// shared with other builds, time spent descheduled is not the code's.
+pub struct ThreadCpu;
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for ThreadCpu {
+    type Intermediate = ThreadTime;
+    type Value = Duration;
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
+    }
+    fn end(&self, i: ThreadTime) -> Duration {
+        i.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -36,21 +67,20 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// `n` distinct IPv4 keys and a random walk over them.
-fn workload(n: usize, seed: u64) -> (Vec<IpAddr>, Vec<u32>) {
+/// The i-th of the distinct IPv4 keys: computed, not loaded, because a
+/// packet's source address is at hand (in the packet, in cache) when it is
+/// checked. A bijection on u32, so keys `0..n` are distinct.
+#[inline(always)]
+fn key(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(i.wrapping_mul(0x9E37_79B1) ^ 0x5bd1_e995))
+}
+
+/// A random walk over `n` keys (indexes, read in order).
+fn workload(n: usize, seed: u64) -> Vec<u32> {
     let mut s = seed;
-    let mut seen = std::collections::HashSet::new();
-    let mut keys = Vec::with_capacity(n);
-    while keys.len() < n {
-        let ip = Ipv4Addr::from((splitmix(&mut s) >> 32) as u32);
-        if seen.insert(ip) {
-            keys.push(IpAddr::V4(ip));
-        }
-    }
-    let seq = (0..SEQ)
+    (0..SEQ)
         .map(|_| (splitmix(&mut s) % n as u64) as u32)
-        .collect();
-    (keys, seq)
+        .collect()
 }
 
 /// GCRA on a plain u64 TAT, shared by the peer baselines.
@@ -106,10 +136,10 @@ fn chase_table() -> Vec<u64> {
     next
 }
 
-fn bench_checks(c: &mut Criterion) {
+fn bench_checks(c: &mut Criterion<ThreadCpu>) {
     let floor = chase_table();
     for &(n, label) in &[(1_000usize, "1k"), (1_000_000, "1M")] {
-        let (keys, seq) = workload(n, 7 + n as u64);
+        let seq = workload(n, 7 + n as u64);
         let mut g = c.benchmark_group(format!("check_random_keys/{label}"));
         g.sample_size(20)
             .warm_up_time(Duration::from_millis(500))
@@ -124,7 +154,7 @@ fn bench_checks(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) & (SEQ - 1);
                 now += 100;
-                let k = &keys[seq[i] as usize];
+                let k = &key(seq[i]);
                 black_box(ours.check(k, Instant::from_nanos(now)))
             })
         });
@@ -139,18 +169,30 @@ fn bench_checks(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) & (SEQ - 1);
                 gov_clock.advance(Duration::from_nanos(100));
-                let k = &keys[seq[i] as usize];
+                let k = &key(seq[i]);
                 black_box(gov.check_key(k).is_ok())
             })
         });
         drop(gov);
+
+        // governor as its users run it: it reads its own clock (quanta) on
+        // every check, where the others are handed `now`.
+        let gov_default = Governor::keyed(Quota::per_second(NonZeroU32::new(RATE).unwrap()));
+        g.bench_function("governor_keyed_dashmap_own_clock", |b| {
+            b.iter(|| {
+                i = (i + 1) & (SEQ - 1);
+                let k = &key(seq[i]);
+                black_box(gov_default.check_key(k).is_ok())
+            })
+        });
+        drop(gov_default);
 
         let qc: quick_cache::sync::Cache<IpAddr, u64> = quick_cache::sync::Cache::new(n);
         g.bench_function("quick_cache", |b| {
             b.iter(|| {
                 i = (i + 1) & (SEQ - 1);
                 now += 100;
-                let k = keys[seq[i] as usize];
+                let k = key(seq[i]);
                 let mut tat = qc.get(&k).unwrap_or(0);
                 let ok = gcra(&mut tat, now);
                 if ok {
@@ -166,7 +208,7 @@ fn bench_checks(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) & (SEQ - 1);
                 now += 100;
-                black_box(mm.check(&keys[seq[i] as usize], now))
+                black_box(mm.check(&key(seq[i]), now))
             })
         });
         drop(mm);
@@ -179,7 +221,7 @@ fn bench_checks(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) & (SEQ - 1);
                 now += 100;
-                black_box(th.record(&keys[seq[i] as usize], 1, Instant::from_nanos(now)))
+                black_box(th.record(&key(seq[i]), 1, Instant::from_nanos(now)))
             })
         });
         drop(th);
@@ -197,9 +239,9 @@ fn bench_checks(c: &mut Criterion) {
 
 /// Distinct keys per thread: one thread doing `iters` checks, then two
 /// threads doing `iters` checks each. Throughput ratio = 2 * t1 / t2.
-fn bench_threads(c: &mut Criterion) {
+fn bench_threads(c: &mut Criterion<ThreadCpu>) {
     let n = 1_000_000;
-    let (keys, seq) = workload(n, 99);
+    let seq = workload(n, 99);
     let ours: RateLimiter<IpAddr> =
         RateLimiter::new(RateConfig::new(RATE, Duration::from_secs(1)).with_capacity(n)).unwrap();
     let run = |t: usize, iters: u64| {
@@ -209,22 +251,24 @@ fn bench_threads(c: &mut Criterion) {
             j = (j + 1) & (SEQ - 1);
             now += 100;
             // Thread t uses only keys with index parity t: disjoint sets.
-            let idx = (seq[j] as usize & !1) | t;
-            black_box(ours.check(&keys[idx.min(n - 1)], Instant::from_nanos(now)));
+            let idx = (seq[j] & !1) | t as u32;
+            black_box(ours.check(&key(idx), Instant::from_nanos(now)));
         }
     };
     let mut g = c.benchmark_group("threads_distinct_keys_1M");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    g.bench_function("one_thread_x_iters", |b| {
+    // Wall clock: what the scaling target is about, distorted when the
+    // machine's cores are busy with other work.
+    g.bench_function("wall_one_thread_x_iters", |b| {
         b.iter_custom(|iters| {
             let start = StdInstant::now();
             run(0, iters);
             start.elapsed()
         })
     });
-    g.bench_function("two_threads_x_iters_each", |b| {
+    g.bench_function("wall_two_threads_x_iters_each", |b| {
         b.iter_custom(|iters| {
             let start = StdInstant::now();
             std::thread::scope(|s| {
@@ -234,8 +278,38 @@ fn bench_threads(c: &mut Criterion) {
             start.elapsed()
         })
     });
+    // CPU time of the slower thread: what the two threads would take with a
+    // core each (lock contention and shared cache lines still show).
+    g.bench_function("cpu_one_thread_x_iters", |b| {
+        b.iter_custom(|iters| {
+            let start = ThreadTime::now();
+            run(0, iters);
+            start.elapsed()
+        })
+    });
+    g.bench_function("cpu_two_threads_x_iters_each", |b| {
+        b.iter_custom(|iters| {
+            std::thread::scope(|s| {
+                let a = s.spawn(|| {
+                    let t = ThreadTime::now();
+                    run(0, iters);
+                    t.elapsed()
+                });
+                let b = s.spawn(|| {
+                    let t = ThreadTime::now();
+                    run(1, iters);
+                    t.elapsed()
+                });
+                a.join().unwrap().max(b.join().unwrap())
+            })
+        })
+    });
     g.finish();
 }
 
-criterion_group!(benches, bench_checks, bench_threads);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = bench_checks, bench_threads
+}
 criterion_main!(benches);

@@ -301,7 +301,7 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
         &self.config
     }
 
-    /// The number of keys it can hold (the capacity rounded up to a power
+    /// The number of keys it has slots for (the capacity × 1.5, rounded up
     /// of two).
     pub fn capacity(&self) -> usize {
         self.table.capacity()

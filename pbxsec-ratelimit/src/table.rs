@@ -2,8 +2,8 @@
 //!
 //! Why our own table instead of `HashMap`, `DashMap` or a cache crate:
 //!
-//! * **Bounded by construction.** All slots are allocated once, at the
-//!   configured capacity; nothing grows under a flood, and there is no
+//! * **Bounded by construction.** All slots are allocated once, for the
+//!   configured capacity (× 1.5); nothing grows under a flood, and there is no
 //!   `retain_recent` for the user to forget (governor's most reported
 //!   problem).
 //! * **Eviction that knows the data.** A slot whose value carries no
@@ -19,7 +19,7 @@
 //!   buckets' addresses do not depend on each other's contents, so the CPU
 //!   fetches them in parallel: a lookup in a table much larger than the CPU
 //!   caches costs about one cache miss, which is what the benchmarks compare
-//!   against. Two choices keep the table usable up to a load factor of 0.8
+//!   against. Two choices keep the table usable up to a load factor of 2/3
 //!   with few early evictions, where one 4-way bucket per key would overflow
 //!   often.
 //! * **Shards.** The table is split into up to [`MAX_SHARDS`] shards, each
@@ -92,23 +92,30 @@ pub(crate) enum Found {
 pub(crate) struct Table<K, V> {
     shards: Box<[ShardLock<K, V>]>,
     shard_shift: u32,
-    bucket_mask: usize,
+    /// Buckets per shard (any number: indexes use multiply-shift, not a mask).
+    per_shard: u64,
     hasher: ahash::RandomState,
 }
 
 impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
-    /// A table with room for at least `capacity` keys (rounded up to a power
+    /// A table with room for `capacity` keys (× 1.5 slots, rounded up to
     /// of two, at least one bucket per shard).
     pub(crate) fn new(capacity: usize) -> Self {
-        // Load factor at most 0.8 when `capacity` keys are held: with two
+        // Load factor at most 2/3 when `capacity` keys are held: with two
         // choices of a 4-way bucket per key, a full table then evicts early
         // only a small fraction of keys (measured in the tests).
-        let want = capacity.max(1).saturating_add(capacity / 4);
-        let slots = want.next_power_of_two().max(WAYS);
-        let buckets = slots / WAYS;
-        // At least 4 buckets per shard so a shard is worth its lock.
-        let shards = (buckets / 4).clamp(1, MAX_SHARDS);
-        let per_shard = buckets / shards;
+        let slots = capacity.max(1).saturating_add(capacity / 2);
+        let buckets = slots.div_ceil(WAYS).max(1);
+        // At least 64 buckets per shard, so that the keys spread evenly over
+        // the buckets of a shard (few shards for small tables); a power
+        // of two so the hash's top bits pick it.
+        let shards = (buckets / 64).clamp(1, MAX_SHARDS);
+        let shards = if shards.is_power_of_two() {
+            shards
+        } else {
+            shards.next_power_of_two() / 2
+        };
+        let per_shard = buckets.div_ceil(shards);
         let shard_bits = shards.trailing_zeros();
         let shards_vec: Vec<_> = (0..shards)
             .map(|_| {
@@ -122,17 +129,17 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
         Self {
             shards: shards_vec.into_boxed_slice(),
             shard_shift: 64 - shard_bits,
-            bucket_mask: per_shard - 1,
+            per_shard: per_shard as u64,
             hasher: ahash::RandomState::new(),
         }
     }
 
     /// The number of slots.
     pub(crate) fn capacity(&self) -> usize {
-        self.shards.len() * (self.bucket_mask + 1) * WAYS
+        self.shards.len() * self.per_shard as usize * WAYS
     }
 
-    #[inline]
+    #[inline(always)]
     fn locate(&self, key: &K) -> (MutexGuard<'_, Shard<K, V>>, [usize; 2], u32) {
         let h = self.hasher.hash_one(key);
         let shard_idx = if self.shard_shift >= 64 {
@@ -142,9 +149,10 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
         };
         // Fingerprint 0 marks "no fingerprint"; a real 0 is moved to 1.
         let fp = ((h >> 32) as u32).max(1);
-        let first = (h as usize) & self.bucket_mask;
-        // The second choice depends only on the first and the fingerprint.
-        let second = (first ^ (fp.wrapping_mul(0x9E37_79B1) as usize)) & self.bucket_mask;
+        // Multiply-shift maps 32 hash bits onto `per_shard` buckets.
+        let first = (((h & 0xffff_ffff) * self.per_shard) >> 32) as usize;
+        let h2 = h.rotate_left(21).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let second = (((h2 >> 32) * self.per_shard) >> 32) as usize;
         let shard = match self.shards.get(shard_idx) {
             Some(s) => &s.0,
             None => &self.shards[0].0,
@@ -155,15 +163,27 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
         (guard, [first, second], fp)
     }
 
-    /// Where `key` is: (bucket, way).
-    #[inline]
+    /// Where `key` is: (bucket, way). Both buckets' fingerprints are read
+    /// before any branch, so on a large table the CPU fetches the two cache
+    /// lines in parallel (one miss, not two in a row); they are compared
+    /// without branches (a bit mask of matches), so a random key costs no
+    /// mispredicted branch per slot.
+    #[inline(always)]
     fn find(shard: &Shard<K, V>, buckets: [usize; 2], fp: u32, key: &K) -> Option<(usize, usize)> {
-        for b in buckets {
-            let bucket = shard.buckets.get(b)?;
-            for i in 0..WAYS {
-                if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
-                    return Some((b, i));
+        let a = shard.buckets.get(buckets[0])?;
+        let b = shard.buckets.get(buckets[1])?;
+        let (mut ma, mut mb) = (0u32, 0u32);
+        for i in 0..WAYS {
+            ma |= u32::from(a.fps[i] == fp) << i;
+            mb |= u32::from(b.fps[i] == fp) << i;
+        }
+        for (idx, bucket, mut mask) in [(buckets[0], a, ma), (buckets[1], b, mb)] {
+            while mask != 0 {
+                let i = mask.trailing_zeros() as usize;
+                if bucket.keys.get(i).and_then(Option::as_ref) == Some(key) {
+                    return Some((idx, i));
                 }
+                mask &= mask - 1;
             }
         }
         None
@@ -172,7 +192,7 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
     /// Runs `f` on the key's value, inserting a default value first if the
     /// key is absent (evicting an idle or, failing that, the least valuable
     /// entry of its two buckets).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
         let (mut guard, buckets, fp) = self.locate(key);
         let shard = &mut *guard;
