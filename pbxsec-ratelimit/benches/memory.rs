@@ -43,106 +43,174 @@ fn report(what: &str, keys: u64, before: u64, after: u64) {
     );
 }
 
+/// Each scenario runs in a fresh process (this binary, re-run with
+/// `PBXSEC_MEM_SCENARIO` set), so memory freed by one is not reused by the
+/// next and every resident-set delta is the scenario's own.
 fn main() {
-    // Criterion-style arguments (e.g. `--bench`) are ignored.
-    const M: u32 = 1_000_000;
-    let now = |i: u32| Instant::from_nanos(1_000_000 + u64::from(i) * 100);
-
-    let before = rss_bytes();
-    let rl: RateLimiter<IpAddr> =
-        RateLimiter::new(RateConfig::new(500, Duration::from_secs(1)).with_capacity(M as usize))
-            .unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..M {
-        black_box(rl.check(&key(i), now(i)));
-    }
-    report(
-        "pbxsec RateLimiter<IpAddr> cap 1M, 1M keys",
-        u64::from(M),
-        before,
-        rss_bytes(),
-    );
-    for i in M..10 * M {
-        black_box(rl.check(&key(i), now(i)));
-    }
-    report(
-        "pbxsec RateLimiter<IpAddr> cap 1M, 10M keys offered",
-        u64::from(M),
-        before,
-        rss_bytes(),
-    );
-    println!(
-        "    live keys at the end: {}, live evictions: {}",
-        rl.len(now(10 * M)),
-        rl.evictions()
-    );
-    drop(rl);
-
-    let before = rss_bytes();
-    let th: ThresholdCounter<IpAddr> = ThresholdCounter::new(
-        ThresholdConfig::new(40, Duration::from_secs(2)).with_capacity(M as usize),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..M {
-        black_box(th.record(&key(i), 1, now(i)));
-    }
-    report(
-        "pbxsec ThresholdCounter<IpAddr> 40/2s cap 1M, 1 event/key",
-        u64::from(M),
-        before,
-        rss_bytes(),
-    );
-    for i in M..10 * M {
-        black_box(th.record(&key(i), 1, now(i)));
-    }
-    report(
-        "pbxsec ThresholdCounter cap 1M, 10M keys offered",
-        u64::from(M),
-        before,
-        rss_bytes(),
-    );
-    drop(th);
-
-    let before = rss_bytes();
-    let n = 100_000u32;
-    let th: ThresholdCounter<IpAddr> = ThresholdCounter::new(
-        ThresholdConfig::new(40, Duration::from_secs(2)).with_capacity(n as usize),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    for round in 0..39u32 {
-        for i in 0..n {
-            black_box(th.record(
-                &key(i),
-                1,
-                Instant::from_nanos(1_000_000 + u64::from(round) * 1000),
-            ));
+    const SCENARIOS: [&str; 5] = [
+        "rate",
+        "threshold1",
+        "threshold10m",
+        "threshold39",
+        "governor",
+    ];
+    match std::env::var("PBXSEC_MEM_SCENARIO") {
+        Ok(name) => scenario(&name),
+        Err(_) => {
+            let exe = std::env::current_exe().unwrap();
+            for name in SCENARIOS {
+                let out = std::process::Command::new(&exe)
+                    .env("PBXSEC_MEM_SCENARIO", name)
+                    .output()
+                    .unwrap();
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+                eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            }
         }
     }
-    report(
-        "pbxsec ThresholdCounter 40/2s, 39 events/key (the most)",
-        u64::from(n),
-        before,
-        rss_bytes(),
-    );
-    drop(th);
+}
 
-    let before = rss_bytes();
-    let clock = FakeRelativeClock::default();
-    let gov = Governor::dashmap_with_clock(
-        Quota::per_second(NonZeroU32::new(500).unwrap_or(NonZeroU32::MIN)),
-        clock.clone(),
-    );
-    for i in 0..M {
-        clock.advance(Duration::from_nanos(100));
-        black_box(gov.check_key(&key(i)).is_ok());
+fn scenario(name: &str) {
+    const M: u32 = 1_000_000;
+    let now = |i: u32| Instant::from_nanos(1_000_000 + u64::from(i) * 100);
+    match name {
+        "rate" => {
+            let before = rss_bytes();
+            let rl: RateLimiter<IpAddr> = RateLimiter::new(
+                RateConfig::new(500, Duration::from_secs(1)).with_capacity(M as usize),
+            )
+            .unwrap();
+            for i in 0..M {
+                black_box(rl.check(&key(i), now(i)));
+            }
+            report(
+                "pbxsec RateLimiter<IpAddr> cap 1M, 1M keys",
+                u64::from(M),
+                before,
+                rss_bytes(),
+            );
+            for i in M..10 * M {
+                black_box(rl.check(&key(i), now(i)));
+            }
+            report(
+                "pbxsec RateLimiter<IpAddr> cap 1M, 10M keys offered",
+                u64::from(M),
+                before,
+                rss_bytes(),
+            );
+            // The same flood at one instant: every key stays live, so the
+            // table is full and evicts.
+            let rl2: RateLimiter<IpAddr> = RateLimiter::new(
+                RateConfig::new(500, Duration::from_secs(1)).with_capacity(M as usize),
+            )
+            .unwrap();
+            let before2 = rss_bytes();
+            for i in 0..10 * M {
+                black_box(rl2.check(&key(i), Instant::from_nanos(1)));
+            }
+            report(
+                "  same, 10M keys offered at one instant (all live)",
+                u64::from(M),
+                before2,
+                rss_bytes(),
+            );
+            println!(
+                "    live keys held {}, live keys evicted {}",
+                rl2.len(Instant::from_nanos(1)),
+                rl2.evictions()
+            );
+        }
+        "threshold1" => {
+            let before = rss_bytes();
+            let th: ThresholdCounter<IpAddr> = ThresholdCounter::new(
+                ThresholdConfig::new(40, Duration::from_secs(2)).with_capacity(M as usize),
+            )
+            .unwrap();
+            for i in 0..M {
+                black_box(th.record(&key(i), 1, now(i)));
+            }
+            report(
+                "pbxsec ThresholdCounter<IpAddr> 40/2s cap 1M, 1 event/key",
+                u64::from(M),
+                before,
+                rss_bytes(),
+            );
+        }
+        "threshold10m" => {
+            let before = rss_bytes();
+            let th: ThresholdCounter<IpAddr> = ThresholdCounter::new(
+                ThresholdConfig::new(40, Duration::from_secs(2)).with_capacity(M as usize),
+            )
+            .unwrap();
+            for i in 0..10 * M {
+                black_box(th.record(&key(i), 1, Instant::from_nanos(1 + u64::from(i))));
+            }
+            report(
+                "pbxsec ThresholdCounter cap 1M, 10M keys offered (all live)",
+                u64::from(M),
+                before,
+                rss_bytes(),
+            );
+            println!(
+                "    keys held {}, live keys evicted {}",
+                th.len(Instant::from_nanos(10 * u64::from(M))),
+                th.evictions()
+            );
+        }
+        "threshold39" => {
+            let before = rss_bytes();
+            let n = 100_000u32;
+            let th: ThresholdCounter<IpAddr> = ThresholdCounter::new(
+                ThresholdConfig::new(40, Duration::from_secs(2)).with_capacity(n as usize),
+            )
+            .unwrap();
+            for round in 0..39u32 {
+                for i in 0..n {
+                    black_box(th.record(
+                        &key(i),
+                        1,
+                        Instant::from_nanos(1_000_000 + u64::from(round) * 1000),
+                    ));
+                }
+            }
+            report(
+                "pbxsec ThresholdCounter 40/2s, 39 events/key (the most)",
+                u64::from(n),
+                before,
+                rss_bytes(),
+            );
+        }
+        _ => {
+            let before = rss_bytes();
+            let clock = FakeRelativeClock::default();
+            let gov = Governor::dashmap_with_clock(
+                Quota::per_second(NonZeroU32::new(500).unwrap()),
+                clock.clone(),
+            );
+            for i in 0..M {
+                clock.advance(Duration::from_nanos(100));
+                black_box(gov.check_key(&key(i)).is_ok());
+            }
+            report(
+                "governor keyed (DashMap) 1M keys",
+                u64::from(M),
+                before,
+                rss_bytes(),
+            );
+            for i in M..10 * M {
+                clock.advance(Duration::from_nanos(100));
+                black_box(gov.check_key(&key(i)).is_ok());
+            }
+            report(
+                "governor keyed (DashMap) 10M keys offered",
+                10 * u64::from(M),
+                before,
+                rss_bytes(),
+            );
+            println!(
+                "    governor holds {} keys until retain_recent is called",
+                gov.len()
+            );
+        }
     }
-    report(
-        "governor keyed (DashMap) 1M keys",
-        u64::from(M),
-        before,
-        rss_bytes(),
-    );
-    println!(
-        "    governor keeps {} keys until retain_recent is called",
-        gov.len()
-    );
 }
