@@ -99,7 +99,7 @@ pub(crate) struct Table<K, V> {
 
 impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
     /// A table with room for `capacity` keys (× 1.5 slots, rounded up to
-    /// of two, at least one bucket per shard).
+    /// whole buckets, at least 64 buckets per shard when there are several).
     pub(crate) fn new(capacity: usize) -> Self {
         // Load factor at most 2/3 when `capacity` keys are held: with two
         // choices of a 4-way bucket per key, a full table then evicts early
