@@ -7,7 +7,9 @@
 //! It maps every key to the value of the longest stored prefix that covers
 //! it (values are leaf-pushed at build time), or to 0 when none covers it.
 //! A lookup is one direct-table read and, below it, one node read per six
-//! bits; no allocation, no lock, no branch on the prefix count.
+//! bits; no allocation, no lock, no branch on the prefix count. For IPv6,
+//! chains of single-child nodes are path-compressed into skip nodes (one
+//! compare of up to 120 bits instead of one node per six bits).
 
 use std::marker::PhantomData;
 
@@ -18,23 +20,39 @@ pub(crate) trait Key: Copy + Ord {
     /// Bits `[depth, depth + width)` of the key (bits past the end read as
     /// zero). `depth < BITS`, `1 <= width <= 16`.
     fn chunk(self, depth: u32, width: u32) -> usize;
+    /// The key from bit `depth` on, left-aligned in 128 bits.
+    fn window(self, depth: u32) -> u128;
+    /// Whether single-child chains are path-compressed into skip nodes
+    /// (worth it for sparse IPv6 tables; IPv4 paths are at most three
+    /// nodes deep, so they skip the extra branch).
+    const SKIP: bool;
 }
 
 // The trait's `u32` constant type reads as `Self` to clippy here.
 #[allow(clippy::use_self)]
 impl Key for u32 {
     const BITS: u32 = 32;
+    const SKIP: bool = false;
     #[inline(always)]
     fn chunk(self, depth: u32, width: u32) -> usize {
         ((u64::from(self) << (32 + depth)) >> (64 - width)) as usize
+    }
+    #[inline(always)]
+    fn window(self, depth: u32) -> u128 {
+        u128::from(self) << (96 + depth)
     }
 }
 
 impl Key for u128 {
     const BITS: u32 = 128;
+    const SKIP: bool = true;
     #[inline(always)]
     fn chunk(self, depth: u32, width: u32) -> usize {
         ((self << depth) >> (128 - width)) as usize
+    }
+    #[inline(always)]
+    fn window(self, depth: u32) -> u128 {
+        self << depth
     }
 }
 
@@ -52,6 +70,15 @@ pub(crate) const NODE: u32 = 1 << 31;
 
 /// Bits per node.
 const STRIDE: u32 = 6;
+
+/// In `Node::base1`: this node is a skip node (path compression). Its
+/// `vector:leafvec` hold the skipped key bits left-aligned with their count
+/// in the low byte, `base0` the leaf value for keys that differ there, and
+/// `base1` (without the flag) the index of the node below.
+const SKIP_FLAG: u32 = 1 << 31;
+
+/// The fewest bits worth a skip node (two strides).
+const MIN_SKIP: u32 = 2 * STRIDE;
 
 #[derive(Clone, Copy, Default, Debug)]
 struct Node {
@@ -84,10 +111,10 @@ struct Builder {
 }
 
 impl<K: Key> Poptrie<K> {
-    /// The direct-pointing width for `n` prefixes: about four slots per
+    /// The direct-pointing width for `n` prefixes: about sixteen slots per
     /// prefix, between 8 and 16 bits (so 1 KiB to 256 KiB).
     pub(crate) fn direct_bits_for(n: usize) -> u32 {
-        let want = usize::BITS - n.saturating_mul(4).leading_zeros();
+        let want = usize::BITS - n.saturating_mul(16).leading_zeros();
         want.clamp(8, 16).min(K::BITS)
     }
 
@@ -130,6 +157,16 @@ impl<K: Key> Poptrie<K> {
         let mut node = self.nodes[(v & !NODE) as usize];
         let mut depth = self.direct_bits;
         loop {
+            if K::SKIP && node.base1 & SKIP_FLAG != 0 {
+                let stored = (u128::from(node.vector) << 64) | u128::from(node.leafvec);
+                let bits = (stored & 0xff) as u32;
+                if key.window(depth) & !(u128::MAX >> bits) != stored & !0xff {
+                    return node.base0;
+                }
+                depth += bits;
+                node = self.nodes[(node.base1 & !SKIP_FLAG) as usize];
+                continue;
+            }
             let i = key.chunk(depth, STRIDE) as u32;
             let bit = 1u64 << i;
             if node.vector & bit != 0 {
@@ -189,6 +226,30 @@ impl Builder {
     /// longer than `depth`, inside one slot of the parent), whose slots
     /// default to `inherited`.
     fn node<K: Key>(&mut self, pfx: &[Prefix<K>], depth: u32, inherited: u32, idx: usize) {
+        if K::SKIP {
+            if let (Some(first), Some(last)) = (pfx.first(), pfx.last()) {
+                // Sorted by key: the first and last share what all share.
+                let common = (first.key.window(0) ^ last.key.window(0)).leading_zeros();
+                let min_len = pfx.iter().map(|p| u32::from(p.len)).min().unwrap_or(0);
+                // Every prefix must stay longer than the depth we skip to.
+                let limit = common.min(min_len.saturating_sub(1));
+                let bits = limit.saturating_sub(depth) / STRIDE * STRIDE;
+                if (MIN_SKIP..=120).contains(&bits) {
+                    let want = first.key.window(depth) & !(u128::MAX >> bits);
+                    let stored = want | u128::from(bits);
+                    let child = self.nodes.len();
+                    self.nodes.push(Node::default());
+                    self.nodes[idx] = Node {
+                        vector: (stored >> 64) as u64,
+                        leafvec: stored as u64,
+                        base0: inherited,
+                        base1: SKIP_FLAG | child as u32,
+                    };
+                    self.node(pfx, depth + bits, inherited, child);
+                    return;
+                }
+            }
+        }
         let mut slots = [inherited; 64];
         let g0 = self.groups.len();
         fill(pfx, depth, STRIDE, &mut slots, &mut self.groups);
