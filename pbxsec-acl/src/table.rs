@@ -115,38 +115,45 @@ impl CompiledAcl {
     /// Takes O(n log n) for n entries (tens of milliseconds for 100 000).
     pub fn new(acl: &Acl, now: UnixTime) -> Result<Self> {
         Self::from_entries(
-            acl.entries
-                .iter()
-                .filter(|e| e.is_live(now))
-                .cloned()
-                .collect(),
+            acl.entries.iter().filter(|e| e.is_live(now)),
             acl.no_match,
             acl.when_empty,
             now,
         )
     }
 
-    fn from_entries(
-        mut entries: Vec<Entry>,
+    fn from_entries<'a>(
+        live: impl Iterator<Item = &'a Entry>,
         no_match: Action,
         when_empty: Action,
         now: UnixTime,
     ) -> Result<Self> {
-        if entries.len() > MAX_ENTRIES {
+        let live: Vec<&Entry> = live.collect();
+        if live.len() > MAX_ENTRIES {
             return Err(Error::TooManyEntries {
-                count: entries.len(),
+                count: live.len(),
                 max: MAX_ENTRIES,
             });
         }
         // IPv4 first, then by (address, length): an enclosing network comes
-        // before the networks inside it. Stable, so list order is kept.
-        entries.sort_by_key(|e| {
-            (
-                !e.network.is_ipv4(),
-                e.network.addr(),
-                e.network.prefix_len(),
-            )
-        });
+        // before the networks inside it; list order within a network. Small
+        // keys sort much faster than whole entries.
+        let mut order: Vec<(bool, u128, u8, u32)> = live
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let key = match e.network.addr() {
+                    IpAddr::V4(a) => u128::from(u32::from(a)),
+                    IpAddr::V6(a) => u128::from(a),
+                };
+                (!e.network.is_ipv4(), key, e.network.prefix_len(), i as u32)
+            })
+            .collect();
+        order.sort_unstable();
+        let entries: Vec<Entry> = order
+            .iter()
+            .filter_map(|&(_, _, _, i)| live.get(i as usize).map(|e| (*e).clone()))
+            .collect();
         let rules: Box<[Rule]> = entries
             .iter()
             .map(|e| {
@@ -209,11 +216,7 @@ impl CompiledAcl {
     /// by then.
     pub fn recompile(&self, now: UnixTime) -> Result<Self> {
         Self::from_entries(
-            self.entries
-                .iter()
-                .filter(|e| e.is_live(now))
-                .cloned()
-                .collect(),
+            self.entries.iter().filter(|e| e.is_live(now)),
             self.no_match,
             self.when_empty,
             now,
