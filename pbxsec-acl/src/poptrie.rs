@@ -123,8 +123,8 @@ impl<K: Key> Poptrie<K> {
         let direct_bits = Self::direct_bits_for(prefixes.len());
         let mut direct = vec![0u32; 1 << direct_bits];
         let mut b = Builder {
-            nodes: Vec::new(),
-            leaves: Vec::new(),
+            nodes: Vec::with_capacity(prefixes.len()),
+            leaves: Vec::with_capacity(2 * prefixes.len()),
             groups: Vec::new(),
         };
         fill(prefixes, 0, direct_bits, &mut direct, &mut b.groups);

@@ -31,9 +31,24 @@ struct Rule {
     hi: u16,
     /// Expiry in ms since the epoch, `u64::MAX` for none.
     expires: u64,
+    /// The entry's index in `CompiledAcl::entries`.
+    entry: u32,
 }
 
 impl Rule {
+    fn new(e: &Entry, index: usize) -> Self {
+        let ports = e.ports.unwrap_or(crate::PortRange::ALL);
+        Self {
+            action: e.action,
+            protocol: e.protocol,
+            unrestricted: e.is_unrestricted(),
+            lo: ports.start(),
+            hi: ports.end(),
+            expires: e.expires.map_or(u64::MAX, UnixTime::as_millis),
+            entry: index as u32,
+        }
+    }
+
     fn applies(&self, port: Option<(Protocol, u16)>, now: u64) -> bool {
         now < self.expires
             && match port {
@@ -135,48 +150,37 @@ impl CompiledAcl {
                 max: MAX_ENTRIES,
             });
         }
-        // IPv4 first, then by (address, length): an enclosing network comes
-        // before the networks inside it; list order within a network. Small
-        // keys sort much faster than whole entries.
-        let mut order: Vec<(bool, u128, u8, u32)> = live
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let key = match e.network.addr() {
-                    IpAddr::V4(a) => u128::from(u32::from(a)),
-                    IpAddr::V6(a) => u128::from(a),
-                };
-                (!e.network.is_ipv4(), key, e.network.prefix_len(), i as u32)
-            })
-            .collect();
-        order.sort_unstable();
-        let entries: Vec<Entry> = order
-            .iter()
-            .filter_map(|&(_, _, _, i)| live.get(i as usize).map(|e| (*e).clone()))
-            .collect();
-        let rules: Box<[Rule]> = entries
-            .iter()
-            .map(|e| {
-                let ports = e.ports.unwrap_or(crate::PortRange::ALL);
-                Rule {
-                    action: e.action,
-                    protocol: e.protocol,
-                    unrestricted: e.is_unrestricted(),
-                    lo: ports.start(),
-                    hi: ports.end(),
-                    expires: e.expires.map_or(u64::MAX, UnixTime::as_millis),
+        // Entries stay in list order (a sequential copy); the tries work on
+        // the rules, sorted per family by (address, length, list position)
+        // so an enclosing network comes before the networks inside it.
+        let entries: Vec<Entry> = live.iter().map(|e| (*e).clone()).collect();
+        let mut v4: Vec<u64> = Vec::new();
+        let mut v6: Vec<(u128, u8, u32)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let len = e.network.prefix_len();
+            match e.network.addr() {
+                // address, length, index (< 2^24) packed for a fast sort.
+                IpAddr::V4(a) => {
+                    v4.push((u64::from(u32::from(a)) << 32) | (u64::from(len) << 24) | i as u64);
                 }
-            })
+                IpAddr::V6(a) => v6.push((u128::from(a), len, i as u32)),
+            }
+        }
+        v4.sort_unstable();
+        v6.sort_unstable();
+        let nets4: Vec<(u32, u8)> = v4
+            .iter()
+            .map(|&k| ((k >> 32) as u32, (k >> 24) as u8))
             .collect();
-        let split = entries.partition_point(|e| e.network.is_ipv4());
-        let v4 = Family::build(&entries, &rules, 0, split, |a| match a {
-            IpAddr::V4(a) => u32::from(a),
-            IpAddr::V6(_) => 0,
-        });
-        let v6 = Family::build(&entries, &rules, split, entries.len(), |a| match a {
-            IpAddr::V6(a) => u128::from(a),
-            IpAddr::V4(_) => 0,
-        });
+        let nets6: Vec<(u128, u8)> = v6.iter().map(|&(k, l, _)| (k, l)).collect();
+        let rules: Box<[Rule]> = v4
+            .iter()
+            .map(|&k| (k & 0xff_ffff) as usize)
+            .chain(v6.iter().map(|&(_, _, i)| i as usize))
+            .filter_map(|i| entries.get(i).map(|e| Rule::new(e, i)))
+            .collect();
+        let v4 = Family::build(&nets4, &rules, 0);
+        let v6 = Family::build(&nets6, &rules, nets4.len());
         let fresh_until = entries
             .iter()
             .filter_map(|e| e.expires)
@@ -307,7 +311,8 @@ impl CompiledAcl {
                     .resolve(&self.rules, self.v6.trie.lookup(u128::from(a)), port, now)
             }
         };
-        rule.and_then(|r| self.entries.get(r))
+        rule.and_then(|r| self.rules.get(r))
+            .and_then(|r| self.entries.get(r.entry as usize))
     }
 
     fn finish(&self, rule: Option<usize>, now: UnixTime) -> Action {
@@ -318,8 +323,7 @@ impl CompiledAcl {
         }
     }
 
-    /// The live entries the table was compiled from, IPv4 first, each
-    /// family sorted by network.
+    /// The live entries the table was compiled from, in list order.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
@@ -365,28 +369,18 @@ impl CompiledAcl {
 }
 
 impl<K: Key> Family<K> {
-    /// Builds the family from `entries[from..to]` (sorted by network).
-    fn build(
-        entries: &[Entry],
-        rules: &[Rule],
-        from: usize,
-        to: usize,
-        key: impl Fn(IpAddr) -> K,
-    ) -> Self {
+    /// Builds the family from its networks, sorted, one per rule: `nets[j]`
+    /// is the network of `rules[offset + j]`.
+    fn build(nets: &[(K, u8)], rules: &[Rule], offset: usize) -> Self {
         let mut prefixes: Vec<PrefixInfo> = Vec::new();
         let mut trie_prefixes: Vec<Prefix<K>> = Vec::new();
-        // Per prefix: (answer bits, restricted bit) as leaf-pushed upward.
         let mut stack: Vec<(u32, K, u8)> = Vec::new(); // (prefix index, key, len)
-        let mut i = from;
-        while i < to {
-            let Some(first) = entries.get(i) else { break };
-            let net = first.network;
+        let mut i = 0;
+        while let Some(&(k, len)) = nets.get(i) {
             let mut end = i + 1;
-            while end < to && entries.get(end).is_some_and(|e| e.network == net) {
+            while nets.get(end) == Some(&(k, len)) {
                 end += 1;
             }
-            let k = key(net.addr());
-            let len = net.prefix_len();
             while let Some(&(_, pk, plen)) = stack.last() {
                 if covers(pk, plen, k) {
                     break;
@@ -396,7 +390,7 @@ impl<K: Key> Family<K> {
             let parent = stack.last().map_or(NONE, |&(idx, _, _)| idx);
             let idx = prefixes.len() as u32;
             // Own answer from the unrestricted entries at this network.
-            let own = rules.get(i..end).unwrap_or_default();
+            let own = rules.get(offset + i..offset + end).unwrap_or_default();
             let mut answer = 0u32;
             let mut restricted = false;
             for r in own {
@@ -421,8 +415,8 @@ impl<K: Key> Family<K> {
             let value = ((idx + 1) << INDEX_SHIFT) | restricted_bit | answer;
             prefixes.push(PrefixInfo {
                 parent,
-                first: i as u32,
-                end: end as u32,
+                first: (offset + i) as u32,
+                end: (offset + end) as u32,
             });
             trie_prefixes.push(Prefix { key: k, len, value });
             stack.push((idx, k, len));
