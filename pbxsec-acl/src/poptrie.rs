@@ -110,7 +110,7 @@ struct Builder {
 }
 
 impl<K: Key> Poptrie<K> {
-    /// The direct-pointing width for `n` prefixes: about sixteen slots per
+    /// The direct-pointing width for `n` prefixes: about four slots per
     /// prefix, between 8 and 16 bits (so 1 KiB to 256 KiB).
     pub(crate) fn direct_bits_for(n: usize) -> u32 {
         let want = usize::BITS - n.saturating_mul(4).leading_zeros();
