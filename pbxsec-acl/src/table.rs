@@ -368,6 +368,18 @@ impl CompiledAcl {
     }
 }
 
+impl TryFrom<&Acl> for CompiledAcl {
+    type Error = Error;
+
+    /// Compiles every entry, expired or not (as [`CompiledAcl::new`] at the
+    /// Unix epoch): expired entries are still judged exactly at lookup
+    /// time, on the slower path. Prefer [`Acl::compile`] with the current
+    /// time, which leaves them out.
+    fn try_from(acl: &Acl) -> Result<Self> {
+        Self::new(acl, UnixTime::EPOCH)
+    }
+}
+
 impl<K: Key> Family<K> {
     /// Builds the family from its networks, sorted, one per rule: `nets[j]`
     /// is the network of `rules[offset + j]`.

@@ -118,6 +118,11 @@ fn expired_entries_stop_matching_at_their_expiry() {
     // Entries already expired at compile time are left out.
     let t = acl.compile(clock.wall()).unwrap();
     assert_eq!(t.entries().len(), 1);
+    // TryFrom keeps them all and still judges the expiry exactly.
+    let t = pbxsec_acl::CompiledAcl::try_from(&acl).unwrap();
+    assert_eq!(t.entries().len(), 2);
+    assert_eq!(t.check(ip("10.9.9.9"), clock.wall()), Action::Allow);
+    assert_eq!(t.check(ip("10.9.9.9"), T0), Action::Block);
 }
 
 #[test]
