@@ -14,7 +14,9 @@ members = set(meta["workspace_members"])
 
 
 def ver(s):
-    return tuple(int(x) for x in s.split("."))
+    """"1.85" and "1.85.0" are the same version: pad to three parts."""
+    parts = [int(x) for x in s.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 published = [m for m in members if pkgs[m].get("publish") != []]
