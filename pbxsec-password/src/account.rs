@@ -85,12 +85,22 @@ impl AccountInfo {
         self
     }
 
-    /// The lower-cased fragments the policy looks for, each with the name of
-    /// the field it came from: every field whole, and its parts split at
-    /// characters that are neither letters nor digits (`john.smith` gives
-    /// `john.smith`, `john` and `smith`); phone numbers as their digits.
-    pub(crate) fn fragments(&self) -> Vec<(AccountField, String)> {
-        let mut out = Vec::new();
+    /// The fields whose information `lowered` (the lower-cased password)
+    /// or `reversed` (the same, backwards) contains, each field once.
+    ///
+    /// Each field is looked at whole and in parts split at characters that
+    /// are neither letters nor digits (`john.smith` gives `john.smith`,
+    /// `john` and `smith`), lower-cased; phone numbers as their digits.
+    /// Fragments shorter than `min` characters are ignored. One buffer is
+    /// reused and every search is a linear `str::contains`.
+    pub(crate) fn found_in(&self, lowered: &str, reversed: &str, min: usize) -> Vec<AccountField> {
+        let len = lowered.chars().count();
+        let hit = |s: &str| {
+            let n = s.chars().count();
+            n >= min && n <= len && (lowered.contains(s) || reversed.contains(s))
+        };
+        let mut found = Vec::new();
+        let mut buf = String::new();
         let local = self.email.split('@').next().unwrap_or_default();
         for (field, value) in [
             (AccountField::Extension, self.extension.as_str()),
@@ -99,35 +109,39 @@ impl AccountInfo {
             (AccountField::LastName, self.last_name.as_str()),
             (AccountField::Email, local),
         ] {
-            let value: String = value
-                .chars()
-                .take(MAX_FIELD_CHARS)
-                .flat_map(char::to_lowercase)
-                .collect();
-            let trimmed = value.trim();
-            if trimmed.is_empty() {
+            buf.clear();
+            buf.extend(
+                value
+                    .chars()
+                    .take(MAX_FIELD_CHARS)
+                    .flat_map(char::to_lowercase),
+            );
+            let whole = buf.trim();
+            if whole.is_empty() {
                 continue;
             }
-            out.push((field, trimmed.to_owned()));
-            let parts: Vec<&str> = trimmed
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(|p| !p.is_empty())
-                .collect();
-            if parts.len() > 1 {
-                out.extend(parts.into_iter().map(|p| (field, p.to_owned())));
+            if hit(whole)
+                || whole
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|part| !part.is_empty() && part.len() < whole.len() && hit(part))
+            {
+                found.push(field);
             }
         }
         for phone in self.phone_numbers.iter().take(MAX_PHONE_NUMBERS) {
-            let digits: String = phone
-                .chars()
-                .take(MAX_FIELD_CHARS)
-                .filter(char::is_ascii_digit)
-                .collect();
-            if !digits.is_empty() {
-                out.push((AccountField::PhoneNumber, digits));
+            buf.clear();
+            buf.extend(
+                phone
+                    .chars()
+                    .take(MAX_FIELD_CHARS)
+                    .filter(char::is_ascii_digit),
+            );
+            if !buf.is_empty() && hit(&buf) {
+                found.push(AccountField::PhoneNumber);
+                break;
             }
         }
-        out
+        found
     }
 }
 

@@ -613,22 +613,15 @@ impl PasswordPolicy {
         let lowered: String = chars.iter().map(|&ch| lower(ch)).collect();
         if let Some(min) = c.account_info_min_fragment {
             let reversed: String = lowered.chars().rev().collect();
-            let mut seen: Vec<AccountField> = Vec::new();
-            for (field, fragment) in account.fragments() {
-                if seen.contains(&field) || fragment.chars().count() < min {
-                    continue;
-                }
-                if lowered.contains(fragment.as_str()) || reversed.contains(fragment.as_str()) {
-                    seen.push(field);
-                    out.push(Violation {
-                        code: C::AccountInfo,
-                        message: format!(
-                            "do not use your {} in the password, forwards or backwards",
-                            field.describe()
-                        ),
-                        field: Some(field),
-                    });
-                }
+            for field in account.found_in(&lowered, &reversed, min) {
+                out.push(Violation {
+                    code: C::AccountInfo,
+                    message: format!(
+                        "do not use your {} in the password, forwards or backwards",
+                        field.describe()
+                    ),
+                    field: Some(field),
+                });
             }
         }
         if !self.context_words.is_empty()
