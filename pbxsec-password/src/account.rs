@@ -85,22 +85,39 @@ impl AccountInfo {
         self
     }
 
-    /// The fields whose information `lowered` (the lower-cased password)
-    /// or `reversed` (the same, backwards) contains, each field once.
+    /// The fields whose information the lower-cased password `lowered`
+    /// contains, forwards or backwards, each field once.
     ///
     /// Each field is looked at whole and in parts split at characters that
     /// are neither letters nor digits (`john.smith` gives `john.smith`,
     /// `john` and `smith`), lower-cased; phone numbers as their digits.
-    /// Fragments shorter than `min` characters are ignored. One buffer is
-    /// reused and every search is a linear `str::contains`.
-    pub(crate) fn found_in(&self, lowered: &str, reversed: &str, min: usize) -> Vec<AccountField> {
-        let len = lowered.chars().count();
-        let hit = |s: &str| {
-            let n = s.chars().count();
-            n >= min && n <= len && (lowered.contains(s) || reversed.contains(s))
+    /// Fragments shorter than `min` characters are ignored. Passwords of up
+    /// to [`NAIVE_SEARCH_CHARS`] characters are searched by comparing
+    /// windows (no set-up cost, the common case); longer ones with the
+    /// linear-time `str::contains`, so the cost stays linear.
+    pub(crate) fn found_in(&self, lowered: &[char], min: usize) -> Vec<AccountField> {
+        let long = lowered.len() > NAIVE_SEARCH_CHARS;
+        let (fwd, rev): (String, String) = if long {
+            (lowered.iter().collect(), lowered.iter().rev().collect())
+        } else {
+            (String::new(), String::new())
+        };
+        let hit = |needle: &[char]| {
+            let m = needle.len();
+            if m < min || m > lowered.len() || m == 0 {
+                return false;
+            }
+            if long {
+                let n: String = needle.iter().collect();
+                fwd.contains(n.as_str()) || rev.contains(n.as_str())
+            } else {
+                lowered
+                    .windows(m)
+                    .any(|w| w == needle || w.iter().rev().eq(needle.iter()))
+            }
         };
         let mut found = Vec::new();
-        let mut buf = String::new();
+        let mut buf: Vec<char> = Vec::new();
         let local = self.email.split('@').next().unwrap_or_default();
         for (field, value) in [
             (AccountField::Extension, self.extension.as_str()),
@@ -112,18 +129,21 @@ impl AccountInfo {
             buf.clear();
             buf.extend(
                 value
+                    .trim()
                     .chars()
                     .take(MAX_FIELD_CHARS)
                     .flat_map(char::to_lowercase),
             );
-            let whole = buf.trim();
-            if whole.is_empty() {
+            if buf.is_empty() {
                 continue;
             }
+            let whole = buf.as_slice();
+            let split = whole.iter().any(|c| !c.is_alphanumeric());
             if hit(whole)
-                || whole
-                    .split(|c: char| !c.is_alphanumeric())
-                    .any(|part| !part.is_empty() && part.len() < whole.len() && hit(part))
+                || (split
+                    && whole
+                        .split(|c| !c.is_alphanumeric())
+                        .any(|part| !part.is_empty() && hit(part)))
             {
                 found.push(field);
             }
@@ -136,7 +156,7 @@ impl AccountInfo {
                     .take(MAX_FIELD_CHARS)
                     .filter(char::is_ascii_digit),
             );
-            if !buf.is_empty() && hit(&buf) {
+            if hit(&buf) {
                 found.push(AccountField::PhoneNumber);
                 break;
             }
@@ -144,6 +164,10 @@ impl AccountInfo {
         found
     }
 }
+
+/// Up to this many characters, [`AccountInfo::found_in`] compares windows
+/// directly; longer passwords use `str::contains`.
+const NAIVE_SEARCH_CHARS: usize = 64;
 
 /// Which account field a password contained (see
 /// [`crate::ViolationCode::AccountInfo`]).

@@ -610,10 +610,9 @@ impl PasswordPolicy {
                 ));
             }
         }
-        let lowered: String = chars.iter().map(|&ch| lower(ch)).collect();
         if let Some(min) = c.account_info_min_fragment {
-            let reversed: String = lowered.chars().rev().collect();
-            for field in account.found_in(&lowered, &reversed, min) {
+            let lowered: Vec<char> = chars.iter().map(|&ch| lower(ch)).collect();
+            for field in account.found_in(&lowered, min) {
                 out.push(Violation {
                     code: C::AccountInfo,
                     message: format!(
@@ -624,16 +623,18 @@ impl PasswordPolicy {
                 });
             }
         }
-        if !self.context_words.is_empty()
-            && self
+        if !self.context_words.is_empty() {
+            let lowered: String = chars.iter().map(|&ch| lower(ch)).collect();
+            if self
                 .context_words
                 .iter()
                 .any(|w| lowered.contains(w.as_str()))
-        {
-            out.push(Violation::new(
-                C::ContextWord,
-                "do not use the name of this service, company or product in the password",
-            ));
+            {
+                out.push(Violation::new(
+                    C::ContextWord,
+                    "do not use the name of this service, company or product in the password",
+                ));
+            }
         }
         if c.blocklist && strength::is_common_password(password) {
             out.push(Violation::new(

@@ -106,22 +106,39 @@ fn seq_step(a: char, b: char) -> i32 {
     }
 }
 
-/// Keyboard rows (US QWERTY, lower case) for the keyboard-run rule.
-const KEYBOARD_ROWS: [&str; 3] = ["qwertyuiop", "asdfghjkl", "zxcvbnm"];
+/// Keyboard rows (US QWERTY, lower case) for the keyboard-run rule, as a
+/// table from ASCII byte to `(row + 1) << 4 | column` (0: not on a row).
+const KEY_POS: [u8; 128] = {
+    let rows: [&[u8]; 3] = [b"qwertyuiop", b"asdfghjkl", b"zxcvbnm"];
+    let mut table = [0u8; 128];
+    let mut r = 0;
+    while r < rows.len() {
+        let row = rows[r];
+        let mut i = 0;
+        while i < row.len() {
+            table[row[i] as usize] = ((r as u8 + 1) << 4) | i as u8;
+            i += 1;
+        }
+        r += 1;
+    }
+    table
+};
+
+fn key_pos(c: char) -> u8 {
+    let c = c.to_ascii_lowercase();
+    KEY_POS.get(c as usize).copied().unwrap_or(0)
+}
 
 fn keyboard_step(a: char, b: char) -> i32 {
-    let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
-    for row in KEYBOARD_ROWS {
-        if let (Some(ia), Some(ib)) = (row.find(a), row.find(b)) {
-            let d = ib as i64 - ia as i64;
-            return match d {
-                1 => 1,
-                -1 => -1,
-                _ => 0,
-            };
-        }
+    let (pa, pb) = (key_pos(a), key_pos(b));
+    if pa == 0 || pb == 0 || pa >> 4 != pb >> 4 {
+        return 0;
     }
-    0
+    match i32::from(pb & 15) - i32::from(pa & 15) {
+        1 => 1,
+        -1 => -1,
+        _ => 0,
+    }
 }
 
 /// The longest run of consecutive steps in one direction, in characters.
