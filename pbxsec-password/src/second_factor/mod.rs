@@ -18,7 +18,7 @@
 
 pub mod device;
 pub mod otc;
-// RECOVERY pub mod recovery;
+pub mod recovery;
 pub mod totp;
 
 #[cfg(feature = "qr")]
@@ -31,7 +31,7 @@ use pbxsec_core::{EventKind, SecurityEvent, Service, UnixTime};
 
 pub use device::{DeviceKey, DeviceTokenConfig, DeviceTokens, TrustedDevice};
 pub use otc::{IssuedCode, OneTimeCodeConfig, OneTimeCodes, PendingCode};
-// RECOVERY-USE
+pub use recovery::{RecoveryCodeConfig, RecoveryCodeSet, RecoveryCodes, StoredCode};
 pub use totp::{
     SharedTotpState, Totp, TotpAccepted, TotpAlgorithm, TotpConfig, TotpEnrollment, TotpParams,
     TotpSecret, TotpState,

@@ -13,7 +13,6 @@ pub(crate) fn bytes(len: usize) -> Result<Zeroizing<Vec<u8>>> {
 
 /// A uniformly random index below `n` (`1 ..= 256`), by rejection sampling
 /// so no symbol is more likely than another.
-#[allow(dead_code)] // used by recovery codes (next commit)
 pub(crate) fn index_below(n: usize) -> Result<usize> {
     // The largest multiple of n that fits in a byte value range 0..=255.
     let n16 = u16::try_from(n).unwrap_or(256).clamp(1, 256);
