@@ -10,8 +10,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pbxsec_core::UnixTime;
 use pbxsec_password::second_factor::{
-    DeviceKey, DeviceTokenConfig, DeviceTokens, SharedTotpState, Totp, TotpParams, TotpSecret,
-    TotpState,
+    DeviceKey, DeviceTokenConfig, DeviceTokens, RecoveryCodeConfig, RecoveryCodes, SharedTotpState,
+    Totp, TotpParams, TotpSecret, TotpState,
 };
 
 const SECRET: &[u8] = b"12345678901234567890";
@@ -84,6 +84,29 @@ fn device(c: &mut Criterion) {
     g.finish();
 }
 
+fn recovery(c: &mut Criterion) {
+    // OWASP argon2id (m = 19456 KiB, t = 2, p = 1), 10 codes.
+    let codes = RecoveryCodes::new(RecoveryCodeConfig::default()).unwrap();
+    let (shown, set) = codes.generate().unwrap();
+    let at = UnixTime::from_secs(AT);
+    let first = shown[0].expose().to_owned();
+    let mut g = c.benchmark_group("recovery_code_owasp_argon2id");
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    g.bench_function("verify_and_consume (first of 10 matches)", |b| {
+        b.iter(|| {
+            let mut set = set.clone();
+            black_box(codes.verify_and_consume(&mut set, black_box(&first), at))
+        })
+    });
+    g.bench_function("verify_and_consume (unknown code, 10 hashes tried)", |b| {
+        b.iter(|| {
+            let mut set = set.clone();
+            black_box(codes.verify_and_consume(&mut set, black_box("2345-6789"), at))
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -92,4 +115,9 @@ criterion_group! {
         .sample_size(50);
     targets = totp, device
 }
-criterion_main!(benches);
+criterion_group! {
+    name = slow;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1));
+    targets = recovery
+}
+criterion_main!(benches, slow);
