@@ -19,7 +19,7 @@ const AT: u64 = 1_800_000_000;
 
 fn totp(c: &mut Criterion) {
     let params = TotpParams::default(); // SHA-1, 6 digits, 30 s, window ±1
-    let ours = Totp::new(&params, &TotpSecret::from_bytes(SECRET.to_vec()).unwrap());
+    let ours = Totp::new(&params, &TotpSecret::from_bytes(SECRET.to_vec()).unwrap()).unwrap();
     let peer = totp_rs::TOTP::new(
         totp_rs::Algorithm::SHA1,
         6,

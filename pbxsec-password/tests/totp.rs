@@ -32,7 +32,7 @@ fn rfc_totp(algorithm: TotpAlgorithm, window: u8) -> Totp {
         }
     };
     let secret = TotpSecret::from_bytes(seed.to_vec()).unwrap();
-    Totp::new(&params(algorithm, 8, window), &secret)
+    Totp::new(&params(algorithm, 8, window), &secret).unwrap()
 }
 
 /// RFC 6238 Appendix B: time (s), SHA-1, SHA-256, SHA-512 codes (8 digits, 30 s).
@@ -98,7 +98,8 @@ fn six_digit_codes_are_the_last_six_digits() {
                 .cycle()
                 .take(seed_len)
                 .collect();
-            let totp = Totp::new(&params(alg, 6, 0), &TotpSecret::from_bytes(seed).unwrap());
+            let totp =
+                Totp::new(&params(alg, 6, 0), &TotpSecret::from_bytes(seed).unwrap()).unwrap();
             assert_eq!(totp.code_at(UnixTime::from_secs(t)).expose(), &code8[2..]);
         }
     }
@@ -247,7 +248,8 @@ fn malformed_codes() {
     let totp = Totp::new(
         &params(TotpAlgorithm::Sha1, 6, 1),
         &TotpSecret::generate(160).unwrap(),
-    );
+    )
+    .unwrap();
     let at = UnixTime::from_secs(1_800_000_000);
     let mut state = TotpState::default();
     for bad in [

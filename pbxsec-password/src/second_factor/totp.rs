@@ -477,25 +477,32 @@ impl fmt::Debug for Totp {
 
 impl Totp {
     /// A verifier for `secret` with `params`.
-    pub fn new(params: &TotpParams, secret: &TotpSecret) -> Self {
-        let inner = totp_rs::TOTP::new_unchecked(
-            params.algorithm.to_totp_rs(),
-            usize::from(params.digits),
-            params.window,
-            params.period_secs,
-            secret.expose_bytes().to_vec(),
-            None,
-            String::new(),
-        );
-        Self {
+    pub fn new(params: &TotpParams, secret: &TotpSecret) -> Result<Self> {
+        // Built through `Rfc6238` and the public fields so this compiles
+        // whether or not totp-rs' `otpauth` feature (which changes
+        // `TOTP::new`'s signature) is on: we do not need it.
+        let rfc =
+            totp_rs::Rfc6238::with_defaults(secret.expose_bytes().to_vec()).map_err(|_| {
+                Error::SecretTooShort {
+                    bits: secret.bits(),
+                }
+            })?;
+        let mut inner = totp_rs::TOTP::from_rfc6238(rfc).map_err(|_| Error::SecretTooShort {
+            bits: secret.bits(),
+        })?;
+        inner.algorithm = params.algorithm.to_totp_rs();
+        inner.digits = usize::from(params.digits);
+        inner.skew = params.window;
+        inner.step = params.period_secs;
+        Ok(Self {
             params: params.clone(),
             inner,
-        }
+        })
     }
 
     /// A verifier from the base32 secret stored with the user.
     pub fn from_base32(params: &TotpParams, secret_base32: &str) -> Result<Self> {
-        Ok(Self::new(params, &TotpSecret::from_base32(secret_base32)?))
+        Self::new(params, &TotpSecret::from_base32(secret_base32)?)
     }
 
     /// The parameters.
@@ -672,7 +679,7 @@ impl TotpEnrollment {
     pub fn resume(params: &TotpParams, account: &str, secret: &TotpSecret) -> Result<Self> {
         check_label("account", account)?;
         Ok(Self {
-            totp: Totp::new(params, secret),
+            totp: Totp::new(params, secret)?,
             account: account.to_owned(),
         })
     }
