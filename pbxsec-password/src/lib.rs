@@ -21,3 +21,7 @@ pub use policy::{
     PoliciesConfig, PolicyConfig, SecretKind, Violation, ViolationCode,
 };
 pub use strength::CharClass;
+
+#[cfg(feature = "totp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "totp")))]
+pub mod second_factor;
