@@ -105,7 +105,9 @@ impl<'a> Header<'a> {
 /// Line ends may be CRLF (as RFC 3261 requires) or a bare LF (as some
 /// scanners and test tools send); CR before LF is dropped, a lone CR inside a
 /// line is kept as part of it. CR/LF before the start line (keep-alives) are
-/// skipped.
+/// skipped. A datagram that ends right after its last header line, without
+/// the empty line, is accepted with an empty body (a stream framed by
+/// [`crate::frame`] always has the empty line).
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
     input: &'a [u8],
@@ -214,8 +216,15 @@ impl<'a> Message<'a> {
         let mut count = 0usize;
         let head_end;
         loop {
-            let (end, next) =
-                line_at(input, pos).ok_or(err(pos, ScanProblem::UnterminatedHeaders))?;
+            let Some((end, next)) = line_at(input, pos) else {
+                if pos == input.len() && count > 0 {
+                    // A datagram that ends right after its last header line: the
+                    // empty line is missing (RFC 4475's baddn.dat is sent so).
+                    head_end = pos;
+                    break;
+                }
+                return Err(err(pos, ScanProblem::UnterminatedHeaders));
+            };
             if end - pos > limits.max_line_len {
                 return Err(err(pos, ScanProblem::LineTooLong));
             }
