@@ -171,7 +171,7 @@ impl<'a> DigestCredentials<'a> {
         };
         for p in params {
             let p = p?;
-            let slot = match p.name.to_ascii_lowercase_small() {
+            let slot = match classify(p.name) {
                 Some(Known::Username) => &mut c.username,
                 Some(Known::Realm) => &mut c.realm,
                 Some(Known::Nonce) => &mut c.nonce,
@@ -256,7 +256,7 @@ impl<'a> DigestChallenge<'a> {
         };
         for p in params {
             let p = p?;
-            let slot = match p.name.to_ascii_lowercase_small() {
+            let slot = match classify(p.name) {
                 Some(Known::Realm) => &mut c.realm,
                 Some(Known::Domain) => &mut c.domain,
                 Some(Known::Nonce) => &mut c.nonce,
@@ -302,30 +302,24 @@ enum Known {
     Stale,
 }
 
-trait Classify {
-    fn to_ascii_lowercase_small(&self) -> Option<Known>;
-}
-
-impl Classify for str {
-    fn to_ascii_lowercase_small(&self) -> Option<Known> {
-        const NAMES: [(&str, Known); 12] = [
-            ("username", Known::Username),
-            ("realm", Known::Realm),
-            ("nonce", Known::Nonce),
-            ("uri", Known::Uri),
-            ("response", Known::Response),
-            ("algorithm", Known::Algorithm),
-            ("cnonce", Known::Cnonce),
-            ("qop", Known::Qop),
-            ("nc", Known::Nc),
-            ("opaque", Known::Opaque),
-            ("domain", Known::Domain),
-            ("stale", Known::Stale),
-        ];
-        NAMES
-            .iter()
-            .find(|(n, _)| n.len() == self.len() && n.eq_ignore_ascii_case(self))
-            .map(|&(_, k)| k)
+fn classify(name: &str) -> Option<Known> {
+    let n = name.as_bytes();
+    let eq = |k: &str| n.eq_ignore_ascii_case(k.as_bytes());
+    let first = n.first()?.to_ascii_lowercase();
+    match (n.len(), first) {
+        (8, b'u') if eq("username") => Some(Known::Username),
+        (5, b'r') if eq("realm") => Some(Known::Realm),
+        (5, b'n') if eq("nonce") => Some(Known::Nonce),
+        (3, b'u') if eq("uri") => Some(Known::Uri),
+        (8, b'r') if eq("response") => Some(Known::Response),
+        (9, b'a') if eq("algorithm") => Some(Known::Algorithm),
+        (6, b'c') if eq("cnonce") => Some(Known::Cnonce),
+        (3, b'q') if eq("qop") => Some(Known::Qop),
+        (2, b'n') if eq("nc") => Some(Known::Nc),
+        (6, b'o') if eq("opaque") => Some(Known::Opaque),
+        (6, b'd') if eq("domain") => Some(Known::Domain),
+        (5, b's') if eq("stale") => Some(Known::Stale),
+        _ => None,
     }
 }
 

@@ -572,7 +572,7 @@ impl<'a> Iterator for Headers<'a> {
         let (value, cut) = trim(sub(self.head, colon + 1, end));
         Some(Header {
             name,
-            kind: HeaderName::from_name(name),
+            kind: HeaderName::from_bytes(name.as_bytes()),
             value,
             offset: self.base + start,
             value_offset: self.base + colon + 1 + cut,
