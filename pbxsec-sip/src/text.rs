@@ -35,9 +35,10 @@ pub(crate) const fn is_token(b: u8) -> bool {
 /// `s` without leading and trailing LWS, and how many bytes were cut in front.
 #[inline]
 pub(crate) fn trim(s: &str) -> (&str, usize) {
-    let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
-    let cut = s.len() - t.len();
-    (t.trim_end_matches([' ', '\t', '\r', '\n']), cut)
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_lws(c)).map_or(start, |i| i + 1);
+    (s.get(start..end.max(start)).unwrap_or_default(), start)
 }
 
 /// The sub-slice `s[a..b]`, or `""` when out of range.
@@ -78,10 +79,10 @@ pub(crate) fn quote_end(s: &str, open: usize) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = open + 1;
     loop {
-        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
         match b.get(i)? {
             b'"' => return Some(i),
-            _ => i += 2,
+            b'\\' => i += 2,
+            _ => i += 1,
         }
     }
 }
@@ -116,30 +117,24 @@ impl<'a> Iterator for CommaSplit<'a> {
         let start = self.pos;
         let mut i = start;
         let end = loop {
-            // Jump to the next byte that matters.
-            let Some(j) = b
-                .get(i..)
-                .and_then(|r| memchr::memchr3(b',', b'"', b'<', r))
-            else {
-                self.done = true;
-                break b.len();
-            };
-            i += j;
             match b.get(i) {
+                None => {
+                    self.done = true;
+                    break b.len();
+                }
                 Some(b',') => {
                     self.pos = i + 1;
                     break i;
                 }
-                Some(b'"') => {
-                    // Skip the quoted string (an unterminated one runs to the end).
-                    i = quote_end(self.s, i).map_or(b.len(), |q| q + 1);
+                // Skip a quoted string (an unterminated one runs to the end).
+                Some(b'"') => i = quote_end(self.s, i).map_or(b.len(), |q| q + 1),
+                Some(b'<') => {
+                    while b.get(i).is_some_and(|&c| c != b'>') {
+                        i += 1;
+                    }
+                    i += 1;
                 }
-                _ => {
-                    i = b
-                        .get(i..)
-                        .and_then(|r| memchr::memchr(b'>', r))
-                        .map_or(b.len(), |q| i + q + 1);
-                }
+                Some(_) => i += 1,
             }
         };
         let end = end.min(b.len());
