@@ -2,7 +2,7 @@
 //! WWW-Authenticate / Proxy-Authenticate challenges (RFC 3261 section 25,
 //! RFC 2617, RFC 8760).
 
-use crate::text::{CommaSplit, is_lws, quote_end, skip_lws, sub, token_end, trim};
+use crate::text::{is_lws, quote_end, skip_lws, sub, token_end, trim};
 use crate::values::bad;
 use crate::{HeaderName, Message, Result, ValueProblem};
 
@@ -19,13 +19,31 @@ pub struct AuthParam<'a> {
 }
 
 /// Iterator over the comma-separated `name=value` parameters after the
-/// scheme of an Authorization or WWW-Authenticate value.
+/// scheme of an Authorization or WWW-Authenticate value (one pass, no copy).
 #[derive(Debug, Clone)]
 pub struct AuthParams<'a> {
-    split: CommaSplit<'a>,
+    s: &'a str,
+    pos: usize,
     at: usize,
     header: HeaderName,
     done: bool,
+}
+
+impl<'a> AuthParams<'a> {
+    const fn new(s: &'a str, at: usize, header: HeaderName) -> Self {
+        Self {
+            s,
+            pos: 0,
+            at,
+            header,
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, i: usize, problem: ValueProblem) -> Option<Result<AuthParam<'a>>> {
+        self.done = true;
+        Some(Err(bad(self.header, self.at + i, problem)))
+    }
 }
 
 impl<'a> Iterator for AuthParams<'a> {
@@ -35,57 +53,53 @@ impl<'a> Iterator for AuthParams<'a> {
         if self.done {
             return None;
         }
-        let (piece, off) = loop {
-            let (p, off) = self.split.next()?;
-            if !p.is_empty() {
-                break (p, off);
-            }
-        };
-        let r = parse_auth_param(piece, self.at + off, self.header);
-        self.done = r.is_err();
-        Some(r)
-    }
-}
-
-fn parse_auth_param(s: &str, at: usize, header: HeaderName) -> Result<AuthParam<'_>> {
-    let b = s.as_bytes();
-    let ne = token_end(s, 0);
-    if ne == 0 {
-        return Err(bad(header, at, ValueProblem::EmptyParameter));
-    }
-    let name = sub(s, 0, ne);
-    let eq = skip_lws(s, ne);
-    if eq == s.len() {
-        return Ok(AuthParam {
-            name,
-            value: None,
-            quoted: false,
-        });
-    }
-    if b.get(eq) != Some(&b'=') {
-        return Err(bad(header, at + eq, ValueProblem::Unexpected));
-    }
-    let v = skip_lws(s, eq + 1);
-    if b.get(v) == Some(&b'"') {
-        let q = quote_end(s, v).ok_or(bad(header, at + v, ValueProblem::UnterminatedQuote))?;
-        if skip_lws(s, q + 1) != s.len() {
-            return Err(bad(header, at + q + 1, ValueProblem::Unexpected));
+        let s = self.s;
+        let b = s.as_bytes();
+        // Skip whitespace and empty list elements.
+        let mut i = self.pos;
+        while b.get(i).is_some_and(|&c| c == b',' || is_lws(c)) {
+            i += 1;
         }
-        return Ok(AuthParam {
+        if i >= b.len() {
+            self.done = true;
+            return None;
+        }
+        let ne = token_end(s, i);
+        if ne == i {
+            return self.fail(i, ValueProblem::EmptyParameter);
+        }
+        let name = sub(s, i, ne);
+        let eq = skip_lws(s, ne);
+        let (value, quoted, end) = match b.get(eq) {
+            None | Some(b',') => (None, false, eq),
+            Some(b'=') => {
+                let v = skip_lws(s, eq + 1);
+                if b.get(v) == Some(&b'"') {
+                    let Some(q) = quote_end(s, v) else {
+                        return self.fail(v, ValueProblem::UnterminatedQuote);
+                    };
+                    (Some(sub(s, v + 1, q)), true, q + 1)
+                } else {
+                    let mut e = v;
+                    while b.get(e).is_some_and(|&c| c != b',' && !is_lws(c)) {
+                        e += 1;
+                    }
+                    (Some(sub(s, v, e)), false, e)
+                }
+            }
+            Some(_) => return self.fail(eq, ValueProblem::Unexpected),
+        };
+        let next = skip_lws(s, end);
+        match b.get(next) {
+            None | Some(b',') => self.pos = next,
+            Some(_) => return self.fail(next, ValueProblem::Unexpected),
+        }
+        Some(Ok(AuthParam {
             name,
-            value: Some(sub(s, v + 1, q)),
-            quoted: true,
-        });
+            value,
+            quoted,
+        }))
     }
-    let value = sub(s, v, s.len());
-    if let Some(i) = value.bytes().position(is_lws) {
-        return Err(bad(header, at + v + i, ValueProblem::Unexpected));
-    }
-    Ok(AuthParam {
-        name,
-        value: Some(value),
-        quoted: false,
-    })
 }
 
 /// Splits `scheme params` and checks the scheme is a token.
@@ -149,12 +163,7 @@ impl<'a> DigestCredentials<'a> {
 
     pub(crate) fn parse_at(value: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let (scheme, rest, rest_at) = split_scheme(value, at, header)?;
-        let params = AuthParams {
-            split: CommaSplit::new(rest),
-            at: rest_at,
-            header,
-            done: false,
-        };
+        let params = AuthParams::new(rest, rest_at, header);
         let mut c = Self {
             scheme,
             username: None,
@@ -237,12 +246,7 @@ impl<'a> DigestChallenge<'a> {
 
     pub(crate) fn parse_at(value: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let (scheme, rest, rest_at) = split_scheme(value, at, header)?;
-        let params = AuthParams {
-            split: CommaSplit::new(rest),
-            at: rest_at,
-            header,
-            done: false,
-        };
+        let params = AuthParams::new(rest, rest_at, header);
         let mut c = Self {
             scheme,
             realm: None,
