@@ -1,0 +1,166 @@
+//! Small byte-level helpers shared by the scanner and the value parsers.
+//!
+//! Every helper works on `&str` slices of the scanned message and slices only
+//! at ASCII delimiters (so at char boundaries), through `.get()`.
+
+/// Linear whitespace as it appears inside a header value: SP, HTAB, and the
+/// CR/LF of a folded (continuation) line.
+#[inline]
+pub(crate) const fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// RFC 3261 `token` characters, as a table (the scanner checks every header name byte).
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// RFC 3261 `token` characters.
+#[inline]
+pub(crate) const fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+/// `s` without leading and trailing LWS, and how many bytes were cut in front.
+#[inline]
+pub(crate) fn trim(s: &str) -> (&str, usize) {
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_lws(c)).map_or(start, |i| i + 1);
+    (s.get(start..end.max(start)).unwrap_or_default(), start)
+}
+
+/// The sub-slice `s[a..b]`, or `""` when out of range.
+#[inline]
+pub(crate) fn sub(s: &str, a: usize, b: usize) -> &str {
+    s.get(a..b).unwrap_or_default()
+}
+
+/// The sub-slice `s[a..]`, or `""` when out of range.
+#[inline]
+pub(crate) fn from(s: &str, a: usize) -> &str {
+    s.get(a..).unwrap_or_default()
+}
+
+/// Index of the first byte of `s` at or after `i` that is not LWS.
+#[inline]
+pub(crate) fn skip_lws(s: &str, mut i: usize) -> usize {
+    let b = s.as_bytes();
+    while b.get(i).is_some_and(|&c| is_lws(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// Index just past the run of token characters starting at `i`.
+#[inline]
+pub(crate) fn token_end(s: &str, mut i: usize) -> usize {
+    let b = s.as_bytes();
+    while b.get(i).is_some_and(|&c| is_token(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// Given `s[open] == '"'`, the index of the closing quote (backslash escapes
+/// honoured), or `None` when the string is unterminated.
+pub(crate) fn quote_end(s: &str, open: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = open + 1;
+    loop {
+        match b.get(i)? {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+}
+
+/// Splits a header value at commas that are outside quoted strings and
+/// `<...>`; yields each piece trimmed of LWS with its offset in the value.
+#[derive(Debug, Clone)]
+pub(crate) struct CommaSplit<'a> {
+    s: &'a str,
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> CommaSplit<'a> {
+    pub(crate) const fn new(s: &'a str) -> Self {
+        Self {
+            s,
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = (&'a str, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let b = self.s.as_bytes();
+        let start = self.pos;
+        let mut i = start;
+        let end = loop {
+            match b.get(i) {
+                None => {
+                    self.done = true;
+                    break b.len();
+                }
+                Some(b',') => {
+                    self.pos = i + 1;
+                    break i;
+                }
+                // Skip a quoted string (an unterminated one runs to the end).
+                Some(b'"') => i = quote_end(self.s, i).map_or(b.len(), |q| q + 1),
+                Some(b'<') => {
+                    while b.get(i).is_some_and(|&c| c != b'>') {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                Some(_) => i += 1,
+            }
+        };
+        let end = end.min(b.len());
+        let (piece, cut) = trim(sub(self.s, start, end));
+        Some((piece, start + cut))
+    }
+}
+
+/// Case-insensitive ASCII prefix test.
+#[inline]
+pub(crate) fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+/// Parses a decimal number made only of digits, `None` on anything else or overflow.
+pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in s.as_bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(n)
+}
