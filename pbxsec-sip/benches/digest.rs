@@ -9,9 +9,9 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use digest_auth::{AlgorithmType, AuthContext, AuthorizationHeader, HttpMethod, Qop};
 use pbxsec_core::{Secret, UnixTime};
+use pbxsec_sip::DigestCredentials;
 use pbxsec_sip::digest::{
-    Algorithm, DigestAuth, DigestConfig, DigestParams, ServerKey, UserCredentials,
-    expected_response,
+    Algorithm, DigestAuth, DigestConfig, ServerKey, UserCredentials, expected_response,
 };
 
 const REALM: &str = "pbx.example.com";
@@ -40,19 +40,18 @@ fn bench(c: &mut Criterion) {
         (Algorithm::Md5, AlgorithmType::MD5, "md5"),
         (Algorithm::Sha256, AlgorithmType::SHA2_256, "sha256"),
     ] {
-        let mut params = DigestParams {
-            username: Some(b"1000"),
-            realm: Some(REALM.as_bytes()),
-            nonce: Some(nonce.as_str().as_bytes()),
-            uri: Some(URI.as_bytes()),
-            algorithm: Some(alg.as_str().as_bytes()),
-            qop: Some(b"auth"),
-            nc: Some(b"00000001"),
-            cnonce: Some(b"0a4f113b"),
-            ..DigestParams::default()
-        };
-        let response = expected_response(user.get(alg).unwrap(), b"REGISTER", &params).unwrap();
-        params.response = Some(response.as_bytes());
+        let unsigned = format!(
+            "Digest username=\"1000\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{URI}\", \
+             algorithm={alg}, qop=auth, nc=00000001, cnonce=\"0a4f113b\""
+        );
+        let response = expected_response(
+            user.get(alg).unwrap(),
+            b"REGISTER",
+            &DigestCredentials::parse(&unsigned).unwrap(),
+        )
+        .unwrap();
+        let signed = format!("{unsigned}, response=\"{response}\"");
+        let params = DigestCredentials::parse(&signed).unwrap();
         assert!(
             auth.verify(b"REGISTER", URI.as_bytes(), &params, Some(&user), None, now)
                 .is_ok()

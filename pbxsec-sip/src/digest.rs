@@ -54,6 +54,8 @@ use pbxsec_core::{EventKind, RejectReason, Secret, UnixTime};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::DigestCredentials;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Kamailio's default nonce lifetime (`auth` module, `nonce_expire`): 300 s.
@@ -344,38 +346,12 @@ impl UserCredentials {
     }
 }
 
-/// The digest parameters of one `Authorization` / `Proxy-Authorization`
-/// header, borrowed from the message (quoted values without their quotes).
-///
-/// A parameter that is absent is `None`. This is the verifier's input.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DigestParams<'a> {
-    /// `username`.
-    pub username: Option<&'a [u8]>,
-    /// `realm`.
-    pub realm: Option<&'a [u8]>,
-    /// `nonce`.
-    pub nonce: Option<&'a [u8]>,
-    /// `uri` (the digest URI).
-    pub uri: Option<&'a [u8]>,
-    /// `response`.
-    pub response: Option<&'a [u8]>,
-    /// `algorithm` (absent means MD5).
-    pub algorithm: Option<&'a [u8]>,
-    /// `cnonce`.
-    pub cnonce: Option<&'a [u8]>,
-    /// `qop`.
-    pub qop: Option<&'a [u8]>,
-    /// `nc` (8 hex digits).
-    pub nc: Option<&'a [u8]>,
-    /// `opaque`.
-    pub opaque: Option<&'a [u8]>,
-}
-
 /// A digest parameter, to say which one is missing or invalid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Field {
+    /// The authentication scheme (must be `Digest`).
+    Scheme,
     /// `username`.
     Username,
     /// `realm`.
@@ -402,6 +378,7 @@ impl Field {
     /// The parameter's name.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::Scheme => "scheme",
             Self::Username => "username",
             Self::Realm => "realm",
             Self::Nonce => "nonce",
@@ -749,9 +726,10 @@ enum NonceCheck {
 ///
 /// ```
 /// use pbxsec_core::{Secret, UnixTime};
+/// use pbxsec_sip::DigestCredentials;
 /// use pbxsec_sip::digest::{
-///     Algorithm, ChallengeKind, DigestAuth, DigestConfig, DigestOutcome, DigestParams,
-///     ServerKey, UserCredentials, expected_response,
+///     Algorithm, ChallengeKind, DigestAuth, DigestConfig, DigestOutcome, ServerKey,
+///     UserCredentials, expected_response,
 /// };
 ///
 /// let config = DigestConfig { realm: "pbx.example.com".into(), ..DigestConfig::default() };
@@ -764,14 +742,14 @@ enum NonceCheck {
 ///
 /// // What a phone with the password sends back (MD5 here).
 /// let user = UserCredentials::from_password("1000", "pbx.example.com", &Secret::new("s3cret!"));
-/// let nonce = challenges[1].nonce;
-/// let mut params = DigestParams {
-///     username: Some(b"1000"), realm: Some(b"pbx.example.com"), nonce: Some(nonce.as_str().as_bytes()),
-///     uri: Some(b"sip:pbx.example.com"), algorithm: Some(b"MD5"), qop: Some(b"auth"),
-///     nc: Some(b"00000001"), cnonce: Some(b"a1b2c3"), ..DigestParams::default()
-/// };
+/// let header = format!(
+///     "Digest username=\"1000\", realm=\"pbx.example.com\", nonce=\"{}\", \
+///      uri=\"sip:pbx.example.com\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"a1b2c3\"",
+///     challenges[1].nonce,
+/// );
+/// let mut params = DigestCredentials::parse(&header).unwrap();
 /// let response = expected_response(user.get(Algorithm::Md5).unwrap(), b"REGISTER", &params).unwrap();
-/// params.response = Some(response.as_bytes());
+/// params.response = Some(&response);
 ///
 /// let outcome = auth.verify(b"REGISTER", b"sip:pbx.example.com", &params, Some(&user), None, now);
 /// assert_eq!(outcome, DigestOutcome::Ok { algorithm: Algorithm::Md5 });
@@ -966,8 +944,10 @@ impl DigestAuth {
     /// Verifies one answer.
     ///
     /// * `method` and `request_uri` come from the request line;
-    /// * `params` are the `Authorization` (or `Proxy-Authorization`) digest
-    ///   parameters;
+    /// * `params` are the `Authorization` (or `Proxy-Authorization`)
+    ///   credentials as the scanner reads them ([`Message::authorization`](crate::Message::authorization),
+    ///   [`DigestCredentials::parse`]); quoted values are compared as written
+    ///   (escapes are not undone);
     /// * `user` is what is stored for `params.username` in this realm, or
     ///   `None` when there is no such user;
     /// * `counts`, when given, enforces a strictly increasing `nc` per nonce;
@@ -979,16 +959,19 @@ impl DigestAuth {
         &self,
         method: &[u8],
         request_uri: &[u8],
-        params: &DigestParams<'_>,
+        params: &DigestCredentials<'_>,
         user: Option<&UserCredentials>,
         counts: Option<&mut NonceCounts>,
         now: UnixTime,
     ) -> DigestOutcome {
         use DigestOutcome as O;
+        if !params.is_digest() {
+            return O::Malformed(Malformed::Invalid(Field::Scheme));
+        }
         macro_rules! need {
             ($field:ident, $name:ident) => {
                 match params.$field {
-                    Some(v) => v,
+                    Some(v) => v.as_bytes(),
                     None => return O::Malformed(Malformed::Missing(Field::$name)),
                 }
             };
@@ -1003,7 +986,7 @@ impl DigestAuth {
         }
         let algorithm = match params.algorithm {
             None => Algorithm::Md5,
-            Some(token) => match Algorithm::from_token(token) {
+            Some(token) => match Algorithm::from_token(token.as_bytes()) {
                 Some(a) => a,
                 None => return O::AlgorithmNotAllowed,
             },
@@ -1026,7 +1009,7 @@ impl DigestAuth {
         if let Some(expected) = &self.opaque {
             match params.opaque {
                 None => return O::Malformed(Malformed::Missing(Field::Opaque)),
-                Some(o) if o != expected.as_bytes() => {
+                Some(o) if o != expected => {
                     return O::Malformed(Malformed::Invalid(Field::Opaque));
                 }
                 Some(_) => {}
@@ -1120,13 +1103,16 @@ fn response_digest(
 pub fn expected_response(
     ha1: &Ha1,
     method: &[u8],
-    params: &DigestParams<'_>,
+    params: &DigestCredentials<'_>,
 ) -> Result<String, Malformed> {
-    let uri = params.uri.ok_or(Malformed::Missing(Field::Uri))?;
-    let nonce = params.nonce.ok_or(Malformed::Missing(Field::Nonce))?;
-    let nc = params.nc.ok_or(Malformed::Missing(Field::Nc))?;
-    let cnonce = params.cnonce.ok_or(Malformed::Missing(Field::Cnonce))?;
-    let qop = params.qop.ok_or(Malformed::Missing(Field::Qop))?;
+    fn need(v: Option<&str>, f: Field) -> Result<&[u8], Malformed> {
+        v.map(str::as_bytes).ok_or(Malformed::Missing(f))
+    }
+    let uri = need(params.uri, Field::Uri)?;
+    let nonce = need(params.nonce, Field::Nonce)?;
+    let nc = need(params.nc, Field::Nc)?;
+    let cnonce = need(params.cnonce, Field::Cnonce)?;
+    let qop = need(params.qop, Field::Qop)?;
     if !qop.eq_ignore_ascii_case(b"auth") {
         return Err(Malformed::Invalid(Field::Qop));
     }

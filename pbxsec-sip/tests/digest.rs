@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use pbxsec_core::{EventKind, Secret, UnixTime};
+use pbxsec_sip::DigestCredentials;
 use pbxsec_sip::digest::{
-    Algorithm, ChallengeKind, DigestAuth, DigestConfig, DigestError, DigestOutcome, DigestParams,
-    Field, Ha1, Malformed, NONCE_LEN, NonceCounts, NonceProblem, ServerKey, UserCredentials,
-    expected_response,
+    Algorithm, ChallengeKind, DigestAuth, DigestConfig, DigestError, DigestOutcome, Field, Ha1,
+    Malformed, NONCE_LEN, NonceCounts, NonceProblem, ServerKey, UserCredentials, expected_response,
 };
 
 const REALM: &str = "pbx.example.com";
@@ -48,20 +48,41 @@ struct Answer {
     response: String,
 }
 
+/// Parses a credentials value kept alive for the rest of the test.
+fn parse(header: String) -> DigestCredentials<'static> {
+    DigestCredentials::parse(Box::leak(header.into_boxed_str())).unwrap()
+}
+
 impl Answer {
-    fn params(&self) -> DigestParams<'_> {
-        DigestParams {
-            username: Some(self.username.as_bytes()),
-            realm: Some(self.realm.as_bytes()),
-            nonce: Some(self.nonce.as_bytes()),
-            uri: Some(self.uri.as_bytes()),
-            response: Some(self.response.as_bytes()),
-            algorithm: self.algorithm.as_deref().map(str::as_bytes),
-            cnonce: self.cnonce.as_deref().map(str::as_bytes),
-            qop: self.qop.as_deref().map(str::as_bytes),
-            nc: self.nc.as_deref().map(str::as_bytes),
-            opaque: self.opaque.as_deref().map(str::as_bytes),
+    /// The `Authorization` value this answer is sent as.
+    fn header(&self, with_response: bool) -> String {
+        let mut h = format!(
+            "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\"",
+            self.username, self.realm, self.nonce, self.uri
+        );
+        if with_response {
+            h.push_str(&format!(", response=\"{}\"", self.response));
         }
+        if let Some(a) = &self.algorithm {
+            h.push_str(&format!(", algorithm={a}"));
+        }
+        if let Some(q) = &self.qop {
+            h.push_str(&format!(", qop={q}"));
+        }
+        if let Some(nc) = &self.nc {
+            h.push_str(&format!(", nc={nc}"));
+        }
+        if let Some(c) = &self.cnonce {
+            h.push_str(&format!(", cnonce=\"{c}\""));
+        }
+        if let Some(o) = &self.opaque {
+            h.push_str(&format!(", opaque=\"{o}\""));
+        }
+        h
+    }
+
+    fn params(&self) -> DigestCredentials<'static> {
+        parse(self.header(true))
     }
 
     /// A correct answer from a phone that knows `creds`.
@@ -89,7 +110,7 @@ impl Answer {
     }
 
     fn sign(&mut self, ha1: &Ha1) {
-        self.response = expected_response(ha1, b"REGISTER", &self.params()).unwrap();
+        self.response = expected_response(ha1, b"REGISTER", &parse(self.header(false))).unwrap();
     }
 }
 
@@ -108,35 +129,30 @@ fn rfc2617_section_3_5_worked_example() {
         "Circle Of Life",
     );
     assert_eq!(ha1.expose_hex(), "939e7578ed9e3c518a452acee763bce9");
-    let params = DigestParams {
-        username: Some(b"Mufasa"),
-        realm: Some(b"testrealm@host.com"),
-        nonce: Some(b"dcd98b7102dd2f0e8b11d0f600bfb0c093"),
-        uri: Some(b"/dir/index.html"),
-        qop: Some(b"auth"),
-        nc: Some(b"00000001"),
-        cnonce: Some(b"0a4f113b"),
-        opaque: Some(b"5ccc069c403ebaf9f0171e9517f40e41"),
-        ..DigestParams::default()
-    };
+    // The Authorization header of RFC 2617 section 3.5, as the scanner reads it.
+    let params = DigestCredentials::parse(
+        "Digest username=\"Mufasa\",\r\n realm=\"testrealm@host.com\",\r\n \
+         nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\",\r\n uri=\"/dir/index.html\",\r\n \
+         qop=auth,\r\n nc=00000001,\r\n cnonce=\"0a4f113b\",\r\n \
+         response=\"6629fae49393a05397450978507c4ef1\",\r\n \
+         opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"",
+    )
+    .unwrap();
     assert_eq!(
         expected_response(&ha1, b"GET", &params).unwrap(),
         "6629fae49393a05397450978507c4ef1"
     );
+    assert_eq!(params.response, Some("6629fae49393a05397450978507c4ef1"));
 }
 
-fn rfc7616_params() -> DigestParams<'static> {
-    DigestParams {
-        username: Some(b"Mufasa"),
-        realm: Some(b"http-auth@example.org"),
-        nonce: Some(b"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"),
-        uri: Some(b"/dir/index.html"),
-        qop: Some(b"auth"),
-        nc: Some(b"00000001"),
-        cnonce: Some(b"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"),
-        opaque: Some(b"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"),
-        ..DigestParams::default()
-    }
+/// RFC 7616 section 3.9.1's Authorization header, for `algorithm`.
+fn rfc7616_params(algorithm: &str, response: &str) -> DigestCredentials<'static> {
+    parse(format!(
+        "Digest username=\"Mufasa\", realm=\"http-auth@example.org\", uri=\"/dir/index.html\", \
+         algorithm={algorithm}, nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", nc=00000001, \
+         cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", qop=auth, \
+         response=\"{response}\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""
+    ))
 }
 
 #[test]
@@ -147,10 +163,9 @@ fn rfc7616_section_3_9_1_sha256_example() {
         "http-auth@example.org",
         "Circle of Life",
     );
-    assert_eq!(
-        expected_response(&ha1, b"GET", &rfc7616_params()).unwrap(),
-        "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
-    );
+    let expected = "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1";
+    let params = rfc7616_params("SHA-256", expected);
+    assert_eq!(expected_response(&ha1, b"GET", &params).unwrap(), expected);
 }
 
 #[test]
@@ -161,9 +176,46 @@ fn rfc7616_section_3_9_1_md5_example() {
         "http-auth@example.org",
         "Circle of Life",
     );
+    let expected = "8ca523f5e9506fed4657c9700eebdbec";
+    let params = rfc7616_params("MD5", expected);
+    assert_eq!(expected_response(&ha1, b"GET", &params).unwrap(), expected);
+}
+
+#[test]
+fn a_scanned_register_verifies() {
+    let auth = auth();
+    let nonce = auth.nonce(T0);
+    let a = Answer::correct(nonce.as_str(), Algorithm::Sha256, &user(), "00000001", None);
+    let msg = format!(
+        "REGISTER sip:pbx.example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds\r\n\
+         Max-Forwards: 70\r\n\
+         To: <sip:1000@pbx.example.com>\r\n\
+         From: <sip:1000@pbx.example.com>;tag=1928301774\r\n\
+         Call-ID: a84b4c76e66710@192.0.2.10\r\n\
+         CSeq: 2 REGISTER\r\n\
+         Contact: <sip:1000@192.0.2.10:5060>\r\n\
+         Authorization: {}\r\n\
+         Content-Length: 0\r\n\r\n",
+        a.header(true)
+    );
+    let m = pbxsec_sip::scan(msg.as_bytes()).unwrap();
+    let pbxsec_sip::StartLine::Request { method, uri } = m.start_line() else {
+        panic!("a request")
+    };
+    let creds = m.authorization().unwrap().unwrap();
     assert_eq!(
-        expected_response(&ha1, b"GET", &rfc7616_params()).unwrap(),
-        "8ca523f5e9506fed4657c9700eebdbec"
+        auth.verify(
+            method.as_bytes(),
+            uri.as_bytes(),
+            &creds,
+            Some(&user()),
+            None,
+            T0
+        ),
+        DigestOutcome::Ok {
+            algorithm: Algorithm::Sha256
+        }
     );
 }
 
@@ -765,10 +817,15 @@ fn malformed_answers() {
         DigestOutcome::AlgorithmNotAllowed.event_kind(),
         EventKind::AuthMethodNotAllowed
     );
-    let empty = DigestParams::default();
+    let empty = DigestCredentials::parse("Digest foo=bar").unwrap();
     assert_eq!(
         auth.verify(b"REGISTER", URI, &empty, Some(&user()), None, T0),
         M(Malformed::Missing(Field::Username))
+    );
+    let basic = parse(good.header(true).replacen("Digest", "Basic", 1));
+    assert_eq!(
+        auth.verify(b"REGISTER", URI, &basic, Some(&user()), None, T0),
+        M(Malformed::Invalid(Field::Scheme))
     );
     // Case-insensitive tokens.
     let mut a = good.clone();

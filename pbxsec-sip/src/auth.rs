@@ -1,0 +1,376 @@
+//! Authorization / Proxy-Authorization credentials and
+//! WWW-Authenticate / Proxy-Authenticate challenges (RFC 3261 section 25,
+//! RFC 2617, RFC 8760).
+
+use crate::text::{CommaSplit, is_lws, quote_end, skip_lws, sub, token_end, trim};
+use crate::values::bad;
+use crate::{HeaderName, Message, Result, ValueProblem};
+
+/// One `name=value` authentication parameter. A quoted value is given
+/// without its quotes, escapes as written (see [`crate::unescape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthParam<'a> {
+    /// The name as written.
+    pub name: &'a str,
+    /// The value; `None` when the parameter had no `=` (tolerated).
+    pub value: Option<&'a str>,
+    /// True when the value was a quoted string.
+    pub quoted: bool,
+}
+
+/// Iterator over the comma-separated `name=value` parameters after the
+/// scheme of an Authorization or WWW-Authenticate value.
+#[derive(Debug, Clone)]
+pub struct AuthParams<'a> {
+    split: CommaSplit<'a>,
+    at: usize,
+    header: HeaderName,
+    done: bool,
+}
+
+impl<'a> Iterator for AuthParams<'a> {
+    type Item = Result<AuthParam<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let (piece, off) = loop {
+            let (p, off) = self.split.next()?;
+            if !p.is_empty() {
+                break (p, off);
+            }
+        };
+        let r = parse_auth_param(piece, self.at + off, self.header);
+        self.done = r.is_err();
+        Some(r)
+    }
+}
+
+fn parse_auth_param(s: &str, at: usize, header: HeaderName) -> Result<AuthParam<'_>> {
+    let b = s.as_bytes();
+    let ne = token_end(s, 0);
+    if ne == 0 {
+        return Err(bad(header, at, ValueProblem::EmptyParameter));
+    }
+    let name = sub(s, 0, ne);
+    let eq = skip_lws(s, ne);
+    if eq == s.len() {
+        return Ok(AuthParam {
+            name,
+            value: None,
+            quoted: false,
+        });
+    }
+    if b.get(eq) != Some(&b'=') {
+        return Err(bad(header, at + eq, ValueProblem::Unexpected));
+    }
+    let v = skip_lws(s, eq + 1);
+    if b.get(v) == Some(&b'"') {
+        let q = quote_end(s, v).ok_or(bad(header, at + v, ValueProblem::UnterminatedQuote))?;
+        if skip_lws(s, q + 1) != s.len() {
+            return Err(bad(header, at + q + 1, ValueProblem::Unexpected));
+        }
+        return Ok(AuthParam {
+            name,
+            value: Some(sub(s, v + 1, q)),
+            quoted: true,
+        });
+    }
+    let value = sub(s, v, s.len());
+    if let Some(i) = value.bytes().position(is_lws) {
+        return Err(bad(header, at + v + i, ValueProblem::Unexpected));
+    }
+    Ok(AuthParam {
+        name,
+        value: Some(value),
+        quoted: false,
+    })
+}
+
+/// Splits `scheme params` and checks the scheme is a token.
+fn split_scheme(s: &str, at: usize, header: HeaderName) -> Result<(&str, &str, usize)> {
+    let (s, cut) = trim(s);
+    let at = at + cut;
+    let se = token_end(s, 0);
+    if se == 0 || s.as_bytes().get(se).is_some_and(|&c| !is_lws(c)) {
+        return Err(bad(header, at, ValueProblem::BadScheme));
+    }
+    let p = skip_lws(s, se);
+    Ok((sub(s, 0, se), sub(s, p, s.len()), at + p))
+}
+
+/// The credentials of an `Authorization` or `Proxy-Authorization` header:
+/// the scheme and every digest parameter, all borrowed from the message.
+///
+/// Lenient on purpose: every parameter is optional, unknown ones are kept
+/// (see [`DigestCredentials::params`]), and the first of a repeated one
+/// wins, so a REGISTER whose Authorization says `qop=auth` but carries no
+/// `nc` or `cnonce` (svcrack's) still yields its `username`. Whether the
+/// credentials are complete enough to verify is the verifier's decision.
+/// Quoted values are given without quotes, escapes as written.
+#[derive(Debug, Clone)]
+pub struct DigestCredentials<'a> {
+    /// The scheme as written (`Digest`; any token is accepted).
+    pub scheme: &'a str,
+    /// `username`.
+    pub username: Option<&'a str>,
+    /// `realm`.
+    pub realm: Option<&'a str>,
+    /// `nonce`.
+    pub nonce: Option<&'a str>,
+    /// `uri` (the digest-uri).
+    pub uri: Option<&'a str>,
+    /// `response` (the hash the client computed).
+    pub response: Option<&'a str>,
+    /// `algorithm` (`MD5`, `SHA-256`, ...).
+    pub algorithm: Option<&'a str>,
+    /// `cnonce`.
+    pub cnonce: Option<&'a str>,
+    /// `qop`.
+    pub qop: Option<&'a str>,
+    /// `nc` (nonce count, 8 hex digits).
+    pub nc: Option<&'a str>,
+    /// `opaque`.
+    pub opaque: Option<&'a str>,
+    params: AuthParams<'a>,
+}
+
+impl<'a> DigestCredentials<'a> {
+    /// Parses a credentials value on its own, e.g. the text after
+    /// `Authorization:` (offsets in errors count from its first byte).
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when the scheme is missing or a parameter is
+    /// malformed (unterminated quote, garbage after a value).
+    pub fn parse(value: &'a str) -> Result<Self> {
+        Self::parse_at(value, 0, HeaderName::Authorization)
+    }
+
+    pub(crate) fn parse_at(value: &'a str, at: usize, header: HeaderName) -> Result<Self> {
+        let (scheme, rest, rest_at) = split_scheme(value, at, header)?;
+        let params = AuthParams {
+            split: CommaSplit::new(rest),
+            at: rest_at,
+            header,
+            done: false,
+        };
+        let mut c = Self {
+            scheme,
+            username: None,
+            realm: None,
+            nonce: None,
+            uri: None,
+            response: None,
+            algorithm: None,
+            cnonce: None,
+            qop: None,
+            nc: None,
+            opaque: None,
+            params: params.clone(),
+        };
+        for p in params {
+            let p = p?;
+            let slot = match p.name.to_ascii_lowercase_small() {
+                Some(Known::Username) => &mut c.username,
+                Some(Known::Realm) => &mut c.realm,
+                Some(Known::Nonce) => &mut c.nonce,
+                Some(Known::Uri) => &mut c.uri,
+                Some(Known::Response) => &mut c.response,
+                Some(Known::Algorithm) => &mut c.algorithm,
+                Some(Known::Cnonce) => &mut c.cnonce,
+                Some(Known::Qop) => &mut c.qop,
+                Some(Known::Nc) => &mut c.nc,
+                Some(Known::Opaque) => &mut c.opaque,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = p.value;
+            }
+        }
+        Ok(c)
+    }
+
+    /// True when the scheme is `Digest` (ASCII case-insensitive).
+    #[must_use]
+    pub fn is_digest(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case("Digest")
+    }
+
+    /// Every parameter in order, known or not.
+    #[must_use]
+    pub fn params(&self) -> AuthParams<'a> {
+        self.params.clone()
+    }
+}
+
+/// A `WWW-Authenticate` or `Proxy-Authenticate` challenge.
+#[derive(Debug, Clone)]
+pub struct DigestChallenge<'a> {
+    /// The scheme as written (`Digest`).
+    pub scheme: &'a str,
+    /// `realm`.
+    pub realm: Option<&'a str>,
+    /// `domain`.
+    pub domain: Option<&'a str>,
+    /// `nonce`.
+    pub nonce: Option<&'a str>,
+    /// `opaque`.
+    pub opaque: Option<&'a str>,
+    /// `stale` (`true` / `false` as written).
+    pub stale: Option<&'a str>,
+    /// `algorithm`.
+    pub algorithm: Option<&'a str>,
+    /// `qop` (the options offered, e.g. `auth,auth-int`).
+    pub qop: Option<&'a str>,
+    params: AuthParams<'a>,
+}
+
+impl<'a> DigestChallenge<'a> {
+    /// Parses a challenge value on its own (offsets in errors count from its first byte).
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when the scheme is missing or a parameter is malformed.
+    pub fn parse(value: &'a str) -> Result<Self> {
+        Self::parse_at(value, 0, HeaderName::WwwAuthenticate)
+    }
+
+    pub(crate) fn parse_at(value: &'a str, at: usize, header: HeaderName) -> Result<Self> {
+        let (scheme, rest, rest_at) = split_scheme(value, at, header)?;
+        let params = AuthParams {
+            split: CommaSplit::new(rest),
+            at: rest_at,
+            header,
+            done: false,
+        };
+        let mut c = Self {
+            scheme,
+            realm: None,
+            domain: None,
+            nonce: None,
+            opaque: None,
+            stale: None,
+            algorithm: None,
+            qop: None,
+            params: params.clone(),
+        };
+        for p in params {
+            let p = p?;
+            let slot = match p.name.to_ascii_lowercase_small() {
+                Some(Known::Realm) => &mut c.realm,
+                Some(Known::Domain) => &mut c.domain,
+                Some(Known::Nonce) => &mut c.nonce,
+                Some(Known::Opaque) => &mut c.opaque,
+                Some(Known::Stale) => &mut c.stale,
+                Some(Known::Algorithm) => &mut c.algorithm,
+                Some(Known::Qop) => &mut c.qop,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = p.value;
+            }
+        }
+        Ok(c)
+    }
+
+    /// True when the scheme is `Digest` (ASCII case-insensitive).
+    #[must_use]
+    pub fn is_digest(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case("Digest")
+    }
+
+    /// Every parameter in order, known or not.
+    #[must_use]
+    pub fn params(&self) -> AuthParams<'a> {
+        self.params.clone()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Known {
+    Username,
+    Realm,
+    Nonce,
+    Uri,
+    Response,
+    Algorithm,
+    Cnonce,
+    Qop,
+    Nc,
+    Opaque,
+    Domain,
+    Stale,
+}
+
+trait Classify {
+    fn to_ascii_lowercase_small(&self) -> Option<Known>;
+}
+
+impl Classify for str {
+    fn to_ascii_lowercase_small(&self) -> Option<Known> {
+        const NAMES: [(&str, Known); 12] = [
+            ("username", Known::Username),
+            ("realm", Known::Realm),
+            ("nonce", Known::Nonce),
+            ("uri", Known::Uri),
+            ("response", Known::Response),
+            ("algorithm", Known::Algorithm),
+            ("cnonce", Known::Cnonce),
+            ("qop", Known::Qop),
+            ("nc", Known::Nc),
+            ("opaque", Known::Opaque),
+            ("domain", Known::Domain),
+            ("stale", Known::Stale),
+        ];
+        NAMES
+            .iter()
+            .find(|(n, _)| n.len() == self.len() && n.eq_ignore_ascii_case(self))
+            .map(|&(_, k)| k)
+    }
+}
+
+impl<'a> Message<'a> {
+    /// The first `Authorization` header's credentials, `Ok(None)` when absent.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when it is malformed.
+    pub fn authorization(&self) -> Result<Option<DigestCredentials<'a>>> {
+        self.credentials(HeaderName::Authorization)
+    }
+
+    /// The first `Proxy-Authorization` header's credentials, `Ok(None)` when absent.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when it is malformed.
+    pub fn proxy_authorization(&self) -> Result<Option<DigestCredentials<'a>>> {
+        self.credentials(HeaderName::ProxyAuthorization)
+    }
+
+    /// The first `WWW-Authenticate` challenge, `Ok(None)` when absent.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when it is malformed.
+    pub fn www_authenticate(&self) -> Result<Option<DigestChallenge<'a>>> {
+        self.challenge(HeaderName::WwwAuthenticate)
+    }
+
+    /// The first `Proxy-Authenticate` challenge, `Ok(None)` when absent.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when it is malformed.
+    pub fn proxy_authenticate(&self) -> Result<Option<DigestChallenge<'a>>> {
+        self.challenge(HeaderName::ProxyAuthenticate)
+    }
+
+    fn credentials(&self, kind: HeaderName) -> Result<Option<DigestCredentials<'a>>> {
+        self.get(kind)
+            .map(|h| DigestCredentials::parse_at(h.value, h.value_offset, kind))
+            .transpose()
+    }
+
+    fn challenge(&self, kind: HeaderName) -> Result<Option<DigestChallenge<'a>>> {
+        self.get(kind)
+            .map(|h| DigestChallenge::parse_at(h.value, h.value_offset, kind))
+            .transpose()
+    }
+}

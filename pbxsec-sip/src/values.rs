@@ -1,0 +1,698 @@
+//! Typed header values: Via, name-addr (From / To / Contact), URIs, CSeq.
+
+use crate::text::{
+    self, CommaSplit, from, is_lws, is_token, quote_end, skip_lws, sub, token_end, trim,
+};
+use crate::{Error, HeaderName, Message, Result, ValueProblem};
+
+pub(crate) const fn bad(header: HeaderName, offset: usize, problem: ValueProblem) -> Error {
+    Error::Header {
+        header,
+        offset,
+        problem,
+    }
+}
+
+/// One `;name[=value]` parameter. A quoted value is given without its
+/// quotes, escapes as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param<'a> {
+    /// The name as written.
+    pub name: &'a str,
+    /// The value, `None` for a bare flag such as `;lr` or `;rport`.
+    pub value: Option<&'a str>,
+}
+
+/// Iterator over `;name[=value]` parameters (header or URI parameters).
+///
+/// LWS around `;` and `=` is allowed (RFC 3261 `SEMI`, `EQUAL`). Yields an
+/// error for an empty parameter (`;;`) or trailing garbage, then stops.
+#[derive(Debug, Clone)]
+pub struct Params<'a> {
+    s: &'a str,
+    at: usize,
+    pos: usize,
+    header: HeaderName,
+    done: bool,
+}
+
+impl<'a> Params<'a> {
+    pub(crate) const fn new(s: &'a str, at: usize, header: HeaderName) -> Self {
+        Self {
+            s,
+            at,
+            pos: 0,
+            header,
+            done: false,
+        }
+    }
+
+    /// The parameters as written, leading `;` included.
+    #[must_use]
+    pub const fn as_str(&self) -> &'a str {
+        self.s
+    }
+
+    /// The first parameter with this name (ASCII case-insensitive):
+    /// `Some(None)` for a flag, `Some(Some(v))` for a value. Stops at a
+    /// malformed parameter.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.clone()
+            .map_while(Result::ok)
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value)
+    }
+
+    fn fail(&mut self, at: usize, problem: ValueProblem) -> Option<Result<Param<'a>>> {
+        self.done = true;
+        Some(Err(bad(self.header, self.at + at, problem)))
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = Result<Param<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let b = self.s.as_bytes();
+        let i = skip_lws(self.s, self.pos);
+        match b.get(i) {
+            None => {
+                self.done = true;
+                return None;
+            }
+            Some(b';') => {}
+            Some(_) => return self.fail(i, ValueProblem::Unexpected),
+        }
+        let n = skip_lws(self.s, i + 1);
+        let ne = token_end(self.s, n);
+        if ne == n {
+            return self.fail(n, ValueProblem::EmptyParameter);
+        }
+        let name = sub(self.s, n, ne);
+        let j = skip_lws(self.s, ne);
+        if b.get(j) != Some(&b'=') {
+            self.pos = ne;
+            return Some(Ok(Param { name, value: None }));
+        }
+        let v = skip_lws(self.s, j + 1);
+        let value = if b.get(v) == Some(&b'"') {
+            let Some(q) = quote_end(self.s, v) else {
+                return self.fail(v, ValueProblem::UnterminatedQuote);
+            };
+            self.pos = q + 1;
+            sub(self.s, v + 1, q)
+        } else {
+            let mut e = v;
+            while b
+                .get(e)
+                .is_some_and(|&c| !is_lws(c) && c != b';' && c != b',' && c != b'?')
+            {
+                e += 1;
+            }
+            if e == v {
+                return self.fail(v, ValueProblem::Empty);
+            }
+            self.pos = e;
+            sub(self.s, v, e)
+        };
+        Some(Ok(Param {
+            name,
+            value: Some(value),
+        }))
+    }
+}
+
+/// Runs every parameter once (to report the first malformed one) and calls
+/// `f` for each.
+fn each_param<'a>(p: &Params<'a>, mut f: impl FnMut(Param<'a>)) -> Result<()> {
+    for param in p.clone() {
+        f(param?);
+    }
+    Ok(())
+}
+
+/// A parsed URI. For `sip:` and `sips:` every part is split out; for other
+/// schemes (`tel:`, unknown ones) only `scheme` and `opaque` are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'a> {
+    /// The whole URI as written.
+    pub raw: &'a str,
+    /// The scheme (`sip`, `sips`, `tel`, ...), as written.
+    pub scheme: &'a str,
+    /// The user part, `%` escapes as written.
+    pub user: Option<&'a str>,
+    /// The password after `user:`, if any.
+    pub password: Option<&'a str>,
+    /// The host: a name, an IPv4 address, or an IPv6 address without its brackets.
+    pub host: &'a str,
+    /// The port, if written.
+    pub port: Option<u16>,
+    /// URI parameters (`;transport=tcp;lr`), leading `;` included, `""` if none.
+    pub params: &'a str,
+    /// URI headers after `?`, if any.
+    pub headers: Option<&'a str>,
+    /// Everything after `scheme:` (for non-SIP schemes).
+    pub opaque: &'a str,
+}
+
+impl<'a> Uri<'a> {
+    /// True for `sip:` and `sips:` URIs.
+    #[must_use]
+    pub fn is_sip(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case("sip") || self.scheme.eq_ignore_ascii_case("sips")
+    }
+
+    /// True when the host is an IPv6 literal (it was written in brackets).
+    #[must_use]
+    pub fn is_ipv6(&self) -> bool {
+        self.host.contains(':')
+    }
+
+    /// Parses a URI on its own (offsets in errors count from its first byte).
+    ///
+    /// # Errors
+    /// [`Error::Header`] with [`ValueProblem::BadUri`] or [`ValueProblem::BadPort`].
+    pub fn parse(s: &'a str) -> Result<Self> {
+        Self::parse_at(s, 0, HeaderName::Other)
+    }
+
+    pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
+        if s.is_empty() || s.bytes().any(is_lws) || !crate::message::has_scheme(s) {
+            return Err(bad(header, at, ValueProblem::BadUri));
+        }
+        let (scheme, opaque) = s.split_once(':').unwrap_or((s, ""));
+        let mut uri = Self {
+            raw: s,
+            scheme,
+            user: None,
+            password: None,
+            host: "",
+            port: None,
+            params: "",
+            headers: None,
+            opaque,
+        };
+        if !uri.is_sip() {
+            return Ok(uri);
+        }
+        let rest_at = at + scheme.len() + 1;
+        let (userinfo, hostpart, host_at) = match opaque.find('@') {
+            Some(i) => (
+                Some(sub(opaque, 0, i)),
+                from(opaque, i + 1),
+                rest_at + i + 1,
+            ),
+            None => (None, opaque, rest_at),
+        };
+        if let Some(ui) = userinfo {
+            let (u, p) = match ui.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (ui, None),
+            };
+            uri.user = Some(u);
+            uri.password = p;
+        }
+        let hp_end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+        let hostport = sub(hostpart, 0, hp_end);
+        let tail = from(hostpart, hp_end);
+        let (params, headers) = match tail.split_once('?') {
+            Some((p, h)) => (p, Some(h)),
+            None => (tail, None),
+        };
+        uri.params = params;
+        uri.headers = headers;
+        let (host, port) = split_host_port(hostport, host_at, header)?;
+        uri.host = host;
+        uri.port = port;
+        Ok(uri)
+    }
+}
+
+/// Splits `host[:port]` / `[v6][:port]`.
+fn split_host_port(s: &str, at: usize, header: HeaderName) -> Result<(&str, Option<u16>)> {
+    let (host, port_str) = if let Some(v6) = s.strip_prefix('[') {
+        let close = v6.find(']').ok_or(bad(header, at, ValueProblem::BadUri))?;
+        let after = from(v6, close + 1);
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(bad(header, at + close + 2, ValueProblem::BadUri)),
+        };
+        (sub(v6, 0, close), port)
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad(header, at, ValueProblem::BadUri));
+    }
+    let port = match port_str {
+        None => None,
+        Some(p) => Some(
+            text::parse_decimal(p)
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or(bad(header, at + host.len() + 1, ValueProblem::BadPort))?,
+        ),
+    };
+    Ok((host, port))
+}
+
+/// A display name as written: the inside of a quoted string (escapes kept)
+/// or a run of tokens and whitespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DisplayName<'a> {
+    raw: &'a str,
+    quoted: bool,
+}
+
+impl<'a> DisplayName<'a> {
+    /// The text as written, without the surrounding quotes.
+    #[must_use]
+    pub const fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// True when the name was a quoted string.
+    #[must_use]
+    pub const fn is_quoted(&self) -> bool {
+        self.quoted
+    }
+
+    /// The characters with quoted-pair escapes (`\"`, `\\`) resolved,
+    /// without allocating.
+    pub fn chars(&self) -> impl Iterator<Item = char> + use<'a> {
+        unescape(self.raw, self.quoted)
+    }
+
+    /// Compares the unescaped text with `other`, ASCII case-insensitive.
+    #[must_use]
+    pub fn eq_ignore_ascii_case(&self, other: &str) -> bool {
+        let mut a = self.chars();
+        let mut b = other.chars();
+        loop {
+            match (a.next(), b.next()) {
+                (None, None) => return true,
+                (Some(x), Some(y)) if x.eq_ignore_ascii_case(&y) => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// Resolves RFC 3261 quoted-pair escapes (`\x` is `x`) in the inside of a
+/// quoted string, without allocating.
+pub fn unescape(raw: &str, quoted: bool) -> impl Iterator<Item = char> + use<'_> {
+    let mut it = raw.chars();
+    std::iter::from_fn(move || {
+        let c = it.next()?;
+        if quoted && c == '\\' {
+            it.next()
+        } else {
+            Some(c)
+        }
+    })
+}
+
+/// A From, To or Contact value: `["Display" ]<uri>;params` or `uri;params`.
+#[derive(Debug, Clone)]
+pub struct NameAddr<'a> {
+    /// The display name, if any.
+    pub display_name: Option<DisplayName<'a>>,
+    /// The URI (for `Contact: *`, a URI whose `raw` is `"*"`).
+    pub uri: Uri<'a>,
+    /// The `tag` parameter, if any.
+    pub tag: Option<&'a str>,
+    /// All header parameters (after the URI), validated.
+    pub params: Params<'a>,
+}
+
+impl<'a> NameAddr<'a> {
+    /// The URI's user part (the extension, for a PBX).
+    #[must_use]
+    pub const fn user(&self) -> Option<&'a str> {
+        self.uri.user
+    }
+
+    /// The URI's host.
+    #[must_use]
+    pub const fn host(&self) -> &'a str {
+        self.uri.host
+    }
+
+    /// The URI's port.
+    #[must_use]
+    pub const fn port(&self) -> Option<u16> {
+        self.uri.port
+    }
+
+    /// True for `Contact: *`.
+    #[must_use]
+    pub fn is_wildcard(&self) -> bool {
+        self.uri.raw == "*"
+    }
+
+    /// Parses one name-addr / addr-spec value on its own (offsets in errors
+    /// count from its first byte).
+    ///
+    /// # Errors
+    /// [`Error::Header`] saying what is wrong and where.
+    pub fn parse(s: &'a str) -> Result<Self> {
+        Self::parse_at(s, 0, HeaderName::Other)
+    }
+
+    pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
+        let (s, cut) = trim(s);
+        let at = at + cut;
+        let b = s.as_bytes();
+        if s.is_empty() {
+            return Err(bad(header, at, ValueProblem::Empty));
+        }
+        if s == "*" {
+            let uri = Uri {
+                raw: s,
+                scheme: "",
+                user: None,
+                password: None,
+                host: "",
+                port: None,
+                params: "",
+                headers: None,
+                opaque: "",
+            };
+            return Ok(Self {
+                display_name: None,
+                uri,
+                tag: None,
+                params: Params::new("", at + 1, header),
+            });
+        }
+        let mut display_name = None;
+        let lt = if b.first() == Some(&b'"') {
+            let q = quote_end(s, 0).ok_or(bad(header, at, ValueProblem::UnterminatedQuote))?;
+            display_name = Some(DisplayName {
+                raw: sub(s, 1, q),
+                quoted: true,
+            });
+            let lt = skip_lws(s, q + 1);
+            if b.get(lt) != Some(&b'<') {
+                return Err(bad(header, at + lt, ValueProblem::Unexpected));
+            }
+            Some(lt)
+        } else if let Some(lt) = s.find('<') {
+            let (dn, dcut) = trim(sub(s, 0, lt));
+            if let Some(i) = dn.bytes().position(|c| !is_token(c) && !is_lws(c)) {
+                return Err(bad(header, at + dcut + i, ValueProblem::BadDisplayName));
+            }
+            if !dn.is_empty() {
+                display_name = Some(DisplayName {
+                    raw: dn,
+                    quoted: false,
+                });
+            }
+            Some(lt)
+        } else {
+            None
+        };
+        let (uri_s, uri_at, rest, rest_at) = if let Some(lt) = lt {
+            let gt = from(s, lt).find('>').ok_or(bad(
+                header,
+                at + lt,
+                ValueProblem::UnterminatedAngle,
+            ))? + lt;
+            (
+                sub(s, lt + 1, gt),
+                at + lt + 1,
+                from(s, gt + 1),
+                at + gt + 1,
+            )
+        } else {
+            let end = s.find(';').unwrap_or(s.len());
+            let (u, _) = trim(sub(s, 0, end));
+            if u.contains('?') {
+                return Err(bad(header, at, ValueProblem::UriNeedsAngleBrackets));
+            }
+            (u, at, from(s, end), at + end)
+        };
+        let uri = Uri::parse_at(uri_s, uri_at, header)?;
+        let params = Params::new(rest, rest_at, header);
+        let mut tag = None;
+        each_param(&params, |p| {
+            if tag.is_none() && p.name.eq_ignore_ascii_case("tag") {
+                tag = p.value;
+            }
+        })?;
+        Ok(Self {
+            display_name,
+            uri,
+            tag,
+            params,
+        })
+    }
+}
+
+/// One Via value.
+#[derive(Debug, Clone)]
+pub struct Via<'a> {
+    /// Protocol name and version (`"SIP"`, `"2.0"`).
+    pub protocol: (&'a str, &'a str),
+    /// Transport as written (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS`, or unknown).
+    pub transport: &'a str,
+    /// sent-by host (an IPv6 address without its brackets).
+    pub host: &'a str,
+    /// sent-by port, if written.
+    pub port: Option<u16>,
+    /// The `branch` parameter.
+    pub branch: Option<&'a str>,
+    /// The `received` parameter.
+    pub received: Option<&'a str>,
+    /// The `rport` parameter: `Some(None)` when present without a value
+    /// (the client asks for it), `Some(Some(port))` when filled in.
+    pub rport: Option<Option<u16>>,
+    /// All parameters, validated.
+    pub params: Params<'a>,
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via value on its own (offsets count from its first byte).
+    ///
+    /// # Errors
+    /// [`Error::Header`] saying what is wrong and where.
+    pub fn parse(s: &'a str) -> Result<Self> {
+        Self::parse_at(s, 0)
+    }
+
+    pub(crate) fn parse_at(s: &'a str, at: usize) -> Result<Self> {
+        const H: HeaderName = HeaderName::Via;
+        let b = s.as_bytes();
+        let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
+        let i = skip_lws(s, 0);
+        let e = token_end(s, i);
+        let name = sub(s, i, e);
+        let i = skip_lws(s, e);
+        if e == 0 || b.get(i) != Some(&b'/') {
+            return Err(proto_err(i));
+        }
+        let i = skip_lws(s, i + 1);
+        let e = token_end(s, i);
+        let version = sub(s, i, e);
+        let j = skip_lws(s, e);
+        if e == i || b.get(j) != Some(&b'/') {
+            return Err(proto_err(j));
+        }
+        let i = skip_lws(s, j + 1);
+        let e = token_end(s, i);
+        let transport = sub(s, i, e);
+        if e == i {
+            return Err(proto_err(i));
+        }
+        let hs = skip_lws(s, e);
+        if hs == e && hs < s.len() {
+            return Err(proto_err(e));
+        }
+        let mut he = hs;
+        if b.get(hs) == Some(&b'[') {
+            while b.get(he).is_some_and(|&c| c != b']') {
+                he += 1;
+            }
+            he += 1;
+        }
+        while b
+            .get(he)
+            .is_some_and(|&c| !is_lws(c) && c != b';' && c != b':')
+        {
+            he += 1;
+        }
+        let mut pe = he;
+        let pj = skip_lws(s, he);
+        if b.get(pj) == Some(&b':') {
+            pe = skip_lws(s, pj + 1);
+            while b.get(pe).is_some_and(u8::is_ascii_digit) {
+                pe += 1;
+            }
+        }
+        let hostport: &str = sub(s, hs, he);
+        let (host, _) = split_host_port(hostport, at + hs, H)?;
+        let port = if pe > he {
+            let p = sub(s, skip_lws(s, pj + 1), pe);
+            Some(
+                text::parse_decimal(p)
+                    .and_then(|n| u16::try_from(n).ok())
+                    .ok_or(bad(H, at + pj, ValueProblem::BadPort))?,
+            )
+        } else {
+            None
+        };
+        let params = Params::new(from(s, pe), at + pe, H);
+        let (mut branch, mut received, mut rport) = (None, None, None);
+        let mut bad_rport = false;
+        each_param(&params, |p| {
+            if p.name.eq_ignore_ascii_case("branch") {
+                branch = branch.or(p.value);
+            } else if p.name.eq_ignore_ascii_case("received") {
+                received = received.or(p.value);
+            } else if p.name.eq_ignore_ascii_case("rport") && rport.is_none() {
+                rport = Some(match p.value {
+                    None => None,
+                    Some(v) => {
+                        let n = text::parse_decimal(v).and_then(|n| u16::try_from(n).ok());
+                        bad_rport |= n.is_none();
+                        n
+                    }
+                });
+            }
+        })?;
+        if bad_rport {
+            return Err(bad(H, at + pe, ValueProblem::BadPort));
+        }
+        Ok(Self {
+            protocol: (name, version),
+            transport,
+            host,
+            port,
+            branch,
+            received,
+            rport,
+            params,
+        })
+    }
+}
+
+/// A CSeq value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CSeq<'a> {
+    /// The sequence number (RFC 3261: less than 2^31; up to `u32::MAX` is accepted).
+    pub seq: u32,
+    /// The method.
+    pub method: &'a str,
+}
+
+impl<'a> CSeq<'a> {
+    pub(crate) fn parse_at(s: &'a str, at: usize) -> Result<Self> {
+        const H: HeaderName = HeaderName::CSeq;
+        let b = s.as_bytes();
+        let mut e = 0;
+        while b.get(e).is_some_and(u8::is_ascii_digit) {
+            e += 1;
+        }
+        let seq = text::parse_decimal(sub(s, 0, e))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or(bad(H, at, ValueProblem::BadNumber))?;
+        let m = skip_lws(s, e);
+        let me = token_end(s, m);
+        if m == e || me == m || me != s.len() {
+            return Err(bad(H, at + me.max(e), ValueProblem::Unexpected));
+        }
+        Ok(Self {
+            seq,
+            method: sub(s, m, me),
+        })
+    }
+}
+
+impl<'a> Message<'a> {
+    /// The topmost Via value.
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when it is malformed.
+    pub fn via(&self) -> Result<Via<'a>> {
+        let h = self.required(HeaderName::Via)?;
+        let (v, off) = CommaSplit::new(h.value).next().unwrap_or(("", 0));
+        Via::parse_at(v, h.value_offset + off)
+    }
+
+    /// Every Via value, topmost first (all Via headers, each comma-separated value).
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>>> + use<'a> {
+        self.get_all(HeaderName::Via).flat_map(|h| {
+            CommaSplit::new(h.value).map(move |(v, off)| Via::parse_at(v, h.value_offset + off))
+        })
+    }
+
+    /// The From value (`f`).
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
+    pub fn from(&self) -> Result<NameAddr<'a>> {
+        let h = self.required(HeaderName::From)?;
+        NameAddr::parse_at(h.value, h.value_offset, HeaderName::From)
+    }
+
+    /// The To value (`t`).
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
+    pub fn to(&self) -> Result<NameAddr<'a>> {
+        let h = self.required(HeaderName::To)?;
+        NameAddr::parse_at(h.value, h.value_offset, HeaderName::To)
+    }
+
+    /// The first Contact value (`m`), `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// [`Error::Header`] when it is malformed.
+    pub fn contact(&self) -> Result<Option<NameAddr<'a>>> {
+        self.contacts().next().transpose()
+    }
+
+    /// Every Contact value, in order (all Contact headers, each comma-separated value).
+    pub fn contacts(&self) -> impl Iterator<Item = Result<NameAddr<'a>>> + use<'a> {
+        self.get_all(HeaderName::Contact).flat_map(|h| {
+            CommaSplit::new(h.value).map(move |(v, off)| {
+                NameAddr::parse_at(v, h.value_offset + off, HeaderName::Contact)
+            })
+        })
+    }
+
+    /// The CSeq value.
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed or
+    /// the number exceeds `u32`.
+    pub fn cseq(&self) -> Result<CSeq<'a>> {
+        let h = self.required(HeaderName::CSeq)?;
+        CSeq::parse_at(h.value, h.value_offset)
+    }
+
+    /// The Max-Forwards value, `Ok(None)` when absent.
+    ///
+    /// # Errors
+    /// [`Error::Header`] when it is not a number from 0 to 255.
+    pub fn max_forwards(&self) -> Result<Option<u8>> {
+        let Some(h) = self.get(HeaderName::MaxForwards) else {
+            return Ok(None);
+        };
+        text::parse_decimal(h.value)
+            .and_then(|n| u8::try_from(n).ok())
+            .map(Some)
+            .ok_or(bad(
+                HeaderName::MaxForwards,
+                h.value_offset,
+                ValueProblem::BadNumber,
+            ))
+    }
+}
