@@ -8,6 +8,7 @@ mod frame;
 mod message;
 mod name;
 mod text;
+pub mod tracker;
 pub mod ua;
 mod validate;
 mod values;
@@ -25,3 +26,4 @@ pub use name::HeaderName;
 pub use values::{CSeq, DisplayName, NameAddr, Param, Params, Uri, Via, unescape};
 
 pub use digest::{DigestAuth, DigestConfig, DigestOutcome};
+pub use tracker::{Decision, Packet, Report, Seen, Tracker, TrackerConfig};
