@@ -16,7 +16,7 @@ use pbxsec_core::{
 };
 use pbxsec_ratelimit::{
     BanAction, BanConfig, BanList, BanOutcome, Escalation, IpFold, Recidive, ThresholdConfig,
-    ThresholdCounter, Whitelist,
+    ThresholdCounter, ThresholdDecision, Whitelist,
 };
 
 use crate::digest::DigestOutcome;
@@ -514,12 +514,14 @@ impl Clock for Frozen {
     }
 }
 
-/// A per-source counter with its rule, and the raised one for shared
-/// addresses.
+/// A per-source counter with its rule. With the NAT treatment on, the
+/// counter's limit is the raised one and the base limit is read from the
+/// exact total it reports, so one lookup serves both.
 struct Counted {
     rule: Rule,
-    base: ThresholdCounter<IpAddr>,
-    nat: Option<ThresholdCounter<IpAddr>>,
+    counter: ThresholdCounter<IpAddr>,
+    /// The raised limit, when the NAT treatment applies to this rule.
+    raised: Option<u64>,
 }
 
 impl Counted {
@@ -531,37 +533,42 @@ impl Counted {
         capacity: usize,
         whitelist: &Arc<Whitelist<IpAddr>>,
     ) -> TrackerResult<Self> {
-        let make = |limit: u32| {
-            let mut c = ThresholdConfig::new(limit, rule.window).with_capacity(capacity);
-            c.ipv6_prefix = fold;
-            ThresholdCounter::new(c)
-                .map(|t| t.with_whitelist(Arc::clone(whitelist)))
-                .map_err(|e| TrackerError::Config {
-                    field,
-                    problem: e.to_string(),
-                })
-        };
-        let base = make(rule.limit)?;
-        let nat = match nat {
-            Some(n) if n.factor > 1 => Some(make(rule.limit.saturating_mul(n.factor))?),
-            _ => None,
-        };
+        let raised = nat.filter(|n| n.factor > 1).map(|n| {
+            rule.limit
+                .saturating_mul(n.factor)
+                .min(pbxsec_ratelimit::MAX_LIMIT)
+        });
+        let mut c =
+            ThresholdConfig::new(raised.unwrap_or(rule.limit), rule.window).with_capacity(capacity);
+        c.ipv6_prefix = fold;
+        let counter = ThresholdCounter::new(c)
+            .map(|t| t.with_whitelist(Arc::clone(whitelist)))
+            .map_err(|e| TrackerError::Config {
+                field,
+                problem: e.to_string(),
+            })?;
         Ok(Self {
             rule: rule.clone(),
-            base,
-            nat,
+            counter,
+            raised: raised.map(u64::from),
         })
     }
 
-    /// Records one event; `true` when the (possibly raised) limit is reached.
-    fn record(&self, key: &IpAddr, shared: bool, now: Instant) -> bool {
-        let base = self.base.record(key, 1, now).is_reached();
-        match &self.nat {
-            Some(nat) => {
-                let raised = nat.record(key, 1, now).is_reached();
-                if shared { raised } else { base }
+    /// Records one event; `true` when the limit for this source is reached
+    /// (the raised one if `shared` says the source is a shared address;
+    /// `shared` is only asked when the base limit is reached).
+    fn record(&self, key: &IpAddr, now: Instant, shared: impl FnOnce() -> bool) -> bool {
+        match self.counter.record(key, 1, now) {
+            ThresholdDecision::Reached { .. } => true,
+            ThresholdDecision::Below { total } => {
+                if self.raised.is_some() && total >= u64::from(self.rule.limit) && !shared() {
+                    self.counter.reset(key);
+                    true
+                } else {
+                    false
+                }
             }
-            None => base,
+            ThresholdDecision::Whitelisted => false,
         }
     }
 }
@@ -898,8 +905,8 @@ impl Tracker {
         report: &mut Report,
     ) -> bool {
         let Some(c) = which(self) else { return false };
-        let shared = c.nat.is_some() && self.nat.as_ref().is_some_and(|n| n.shared(src, p.now));
-        if c.record(&src, shared, p.now) {
+        let shared = || self.nat.as_ref().is_some_and(|n| n.shared(src, p.now));
+        if c.record(&src, p.now, shared) {
             self.ban(src, &c.rule, reason, p.now, p.wall, report);
             report.set_response(Decision::DropSilently);
             return true;
@@ -935,9 +942,8 @@ impl Tracker {
                         .with_source_ip(src),
                 );
                 if let Some(c) = &self.unanswered {
-                    let shared =
-                        c.nat.is_some() && self.nat.as_ref().is_some_and(|n| n.shared(src, now));
-                    if c.record(&src, shared, now) {
+                    let shared = || self.nat.as_ref().is_some_and(|n| n.shared(src, now));
+                    if c.record(&src, now, shared) {
                         self.ban(
                             src,
                             &c.rule,
