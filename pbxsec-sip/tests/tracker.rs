@@ -593,3 +593,101 @@ fn vodia_preset_tolerates_ten_attempts() {
         assert_eq!(!bans(&r).is_empty(), i == 11, "attempt {i}");
     }
 }
+
+mod model {
+    //! The open-challenge ledger against a simple model: per source, a list
+    //! of pending challenges; an answer marks the oldest unmarked one; a
+    //! pending one reaching its deadline unmarked is unanswered.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Challenge(u8),
+        Answer(u8),
+        Wait(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..4).prop_map(Op::Challenge),
+            (0u8..4).prop_map(Op::Answer),
+            (0u8..40).prop_map(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn unanswered_challenges_match_the_model(ops in proptest::collection::vec(op(), 0..120)) {
+            let config = TrackerConfig {
+                unanswered_challenge: Some(Rule::new(65_536, Duration::from_secs(86_400), Duration::from_secs(1))),
+                capacity: 64,
+                ..TrackerConfig::default()
+            };
+            let mut sim = Sim::new(config);
+            // source -> pending (deadline secs, answered)
+            let mut model: HashMap<u8, Vec<(u64, bool)>> = HashMap::new();
+            let mut expected: HashMap<String, usize> = HashMap::new();
+            let mut got: HashMap<String, usize> = HashMap::new();
+            let mut t = 0u64;
+            let addr = |s: u8| format!("192.0.2.{}:5060", s + 1);
+            let ip = |s: u8| format!("192.0.2.{}", s + 1);
+            let tally = |r: &Report, got: &mut HashMap<String, usize>| {
+                for e in &r.events {
+                    if e.kind == EventKind::ChallengeUnanswered {
+                        *got.entry(e.source_ip.unwrap().to_string()).or_default() += 1;
+                    }
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Challenge(s) => {
+                        let r = sim.see(&addr(s), Seen::ChallengeSent);
+                        tally(&r, &mut got);
+                        model.entry(s).or_default().push((t + 32, false));
+                    }
+                    Op::Answer(s) => {
+                        let r = sim.see(&addr(s), Seen::Credentials { extension: "1", outcome: OK });
+                        tally(&r, &mut got);
+                        if let Some(p) = model.get_mut(&s).and_then(|v| v.iter_mut().find(|(_, a)| !a)) {
+                            p.1 = true;
+                        }
+                    }
+                    Op::Wait(secs) => {
+                        sim.advance(u64::from(secs));
+                        t += u64::from(secs);
+                        let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+                        tally(&r, &mut got);
+                    }
+                }
+                // Expire the model at t (the tracker expires at the start of
+                // each call, and after a challenge is queued).
+                for (s, pending) in model.iter_mut() {
+                    pending.retain(|&(d, answered)| {
+                        if d <= t {
+                            if !answered {
+                                *expected.entry(ip(*s)).or_default() += 1;
+                            }
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
+            }
+            sim.advance(100);
+            let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+            tally(&r, &mut got);
+            for (s, pending) in &model {
+                let n = pending.iter().filter(|(_, a)| !a).count();
+                if n > 0 {
+                    *expected.entry(ip(*s)).or_default() += n;
+                }
+            }
+            prop_assert_eq!(got, expected);
+            prop_assert_eq!(sim.tracker.open_challenges(), 0);
+        }
+    }
+}
