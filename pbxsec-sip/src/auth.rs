@@ -2,7 +2,7 @@
 //! WWW-Authenticate / Proxy-Authenticate challenges (RFC 3261 section 25,
 //! RFC 2617, RFC 8760).
 
-use crate::text::{CommaSplit, is_lws, quote_end, skip_lws, sub, token_end, trim};
+use crate::text::{is_lws, quote_end, skip_lws, sub, token_end, trim};
 use crate::values::bad;
 use crate::{HeaderName, Message, Result, ValueProblem};
 
@@ -19,13 +19,31 @@ pub struct AuthParam<'a> {
 }
 
 /// Iterator over the comma-separated `name=value` parameters after the
-/// scheme of an Authorization or WWW-Authenticate value.
+/// scheme of an Authorization or WWW-Authenticate value (one pass, no copy).
 #[derive(Debug, Clone)]
 pub struct AuthParams<'a> {
-    split: CommaSplit<'a>,
+    s: &'a str,
+    pos: usize,
     at: usize,
     header: HeaderName,
     done: bool,
+}
+
+impl<'a> AuthParams<'a> {
+    const fn new(s: &'a str, at: usize, header: HeaderName) -> Self {
+        Self {
+            s,
+            pos: 0,
+            at,
+            header,
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, i: usize, problem: ValueProblem) -> Option<Result<AuthParam<'a>>> {
+        self.done = true;
+        Some(Err(bad(self.header, self.at + i, problem)))
+    }
 }
 
 impl<'a> Iterator for AuthParams<'a> {
@@ -35,57 +53,53 @@ impl<'a> Iterator for AuthParams<'a> {
         if self.done {
             return None;
         }
-        let (piece, off) = loop {
-            let (p, off) = self.split.next()?;
-            if !p.is_empty() {
-                break (p, off);
-            }
-        };
-        let r = parse_auth_param(piece, self.at + off, self.header);
-        self.done = r.is_err();
-        Some(r)
-    }
-}
-
-fn parse_auth_param(s: &str, at: usize, header: HeaderName) -> Result<AuthParam<'_>> {
-    let b = s.as_bytes();
-    let ne = token_end(s, 0);
-    if ne == 0 {
-        return Err(bad(header, at, ValueProblem::EmptyParameter));
-    }
-    let name = sub(s, 0, ne);
-    let eq = skip_lws(s, ne);
-    if eq == s.len() {
-        return Ok(AuthParam {
-            name,
-            value: None,
-            quoted: false,
-        });
-    }
-    if b.get(eq) != Some(&b'=') {
-        return Err(bad(header, at + eq, ValueProblem::Unexpected));
-    }
-    let v = skip_lws(s, eq + 1);
-    if b.get(v) == Some(&b'"') {
-        let q = quote_end(s, v).ok_or(bad(header, at + v, ValueProblem::UnterminatedQuote))?;
-        if skip_lws(s, q + 1) != s.len() {
-            return Err(bad(header, at + q + 1, ValueProblem::Unexpected));
+        let s = self.s;
+        let b = s.as_bytes();
+        // Skip whitespace and empty list elements.
+        let mut i = self.pos;
+        while b.get(i).is_some_and(|&c| c == b',' || is_lws(c)) {
+            i += 1;
         }
-        return Ok(AuthParam {
+        if i >= b.len() {
+            self.done = true;
+            return None;
+        }
+        let ne = token_end(s, i);
+        if ne == i {
+            return self.fail(i, ValueProblem::EmptyParameter);
+        }
+        let name = sub(s, i, ne);
+        let eq = skip_lws(s, ne);
+        let (value, quoted, end) = match b.get(eq) {
+            None | Some(b',') => (None, false, eq),
+            Some(b'=') => {
+                let v = skip_lws(s, eq + 1);
+                if b.get(v) == Some(&b'"') {
+                    let Some(q) = quote_end(s, v) else {
+                        return self.fail(v, ValueProblem::UnterminatedQuote);
+                    };
+                    (Some(sub(s, v + 1, q)), true, q + 1)
+                } else {
+                    let mut e = v;
+                    while b.get(e).is_some_and(|&c| c != b',' && !is_lws(c)) {
+                        e += 1;
+                    }
+                    (Some(sub(s, v, e)), false, e)
+                }
+            }
+            Some(_) => return self.fail(eq, ValueProblem::Unexpected),
+        };
+        let next = skip_lws(s, end);
+        match b.get(next) {
+            None | Some(b',') => self.pos = next,
+            Some(_) => return self.fail(next, ValueProblem::Unexpected),
+        }
+        Some(Ok(AuthParam {
             name,
-            value: Some(sub(s, v + 1, q)),
-            quoted: true,
-        });
+            value,
+            quoted,
+        }))
     }
-    let value = sub(s, v, s.len());
-    if let Some(i) = value.bytes().position(is_lws) {
-        return Err(bad(header, at + v + i, ValueProblem::Unexpected));
-    }
-    Ok(AuthParam {
-        name,
-        value: Some(value),
-        quoted: false,
-    })
 }
 
 /// Splits `scheme params` and checks the scheme is a token.
@@ -149,12 +163,7 @@ impl<'a> DigestCredentials<'a> {
 
     pub(crate) fn parse_at(value: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let (scheme, rest, rest_at) = split_scheme(value, at, header)?;
-        let params = AuthParams {
-            split: CommaSplit::new(rest),
-            at: rest_at,
-            header,
-            done: false,
-        };
+        let params = AuthParams::new(rest, rest_at, header);
         let mut c = Self {
             scheme,
             username: None,
@@ -171,7 +180,7 @@ impl<'a> DigestCredentials<'a> {
         };
         for p in params {
             let p = p?;
-            let slot = match p.name.to_ascii_lowercase_small() {
+            let slot = match classify(p.name) {
                 Some(Known::Username) => &mut c.username,
                 Some(Known::Realm) => &mut c.realm,
                 Some(Known::Nonce) => &mut c.nonce,
@@ -237,12 +246,7 @@ impl<'a> DigestChallenge<'a> {
 
     pub(crate) fn parse_at(value: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let (scheme, rest, rest_at) = split_scheme(value, at, header)?;
-        let params = AuthParams {
-            split: CommaSplit::new(rest),
-            at: rest_at,
-            header,
-            done: false,
-        };
+        let params = AuthParams::new(rest, rest_at, header);
         let mut c = Self {
             scheme,
             realm: None,
@@ -256,7 +260,7 @@ impl<'a> DigestChallenge<'a> {
         };
         for p in params {
             let p = p?;
-            let slot = match p.name.to_ascii_lowercase_small() {
+            let slot = match classify(p.name) {
                 Some(Known::Realm) => &mut c.realm,
                 Some(Known::Domain) => &mut c.domain,
                 Some(Known::Nonce) => &mut c.nonce,
@@ -302,30 +306,24 @@ enum Known {
     Stale,
 }
 
-trait Classify {
-    fn to_ascii_lowercase_small(&self) -> Option<Known>;
-}
-
-impl Classify for str {
-    fn to_ascii_lowercase_small(&self) -> Option<Known> {
-        const NAMES: [(&str, Known); 12] = [
-            ("username", Known::Username),
-            ("realm", Known::Realm),
-            ("nonce", Known::Nonce),
-            ("uri", Known::Uri),
-            ("response", Known::Response),
-            ("algorithm", Known::Algorithm),
-            ("cnonce", Known::Cnonce),
-            ("qop", Known::Qop),
-            ("nc", Known::Nc),
-            ("opaque", Known::Opaque),
-            ("domain", Known::Domain),
-            ("stale", Known::Stale),
-        ];
-        NAMES
-            .iter()
-            .find(|(n, _)| n.len() == self.len() && n.eq_ignore_ascii_case(self))
-            .map(|&(_, k)| k)
+fn classify(name: &str) -> Option<Known> {
+    let n = name.as_bytes();
+    let eq = |k: &str| n.eq_ignore_ascii_case(k.as_bytes());
+    let first = n.first()?.to_ascii_lowercase();
+    match (n.len(), first) {
+        (8, b'u') if eq("username") => Some(Known::Username),
+        (5, b'r') if eq("realm") => Some(Known::Realm),
+        (5, b'n') if eq("nonce") => Some(Known::Nonce),
+        (3, b'u') if eq("uri") => Some(Known::Uri),
+        (8, b'r') if eq("response") => Some(Known::Response),
+        (9, b'a') if eq("algorithm") => Some(Known::Algorithm),
+        (6, b'c') if eq("cnonce") => Some(Known::Cnonce),
+        (3, b'q') if eq("qop") => Some(Known::Qop),
+        (2, b'n') if eq("nc") => Some(Known::Nc),
+        (6, b'o') if eq("opaque") => Some(Known::Opaque),
+        (6, b'd') if eq("domain") => Some(Known::Domain),
+        (5, b's') if eq("stale") => Some(Known::Stale),
+        _ => None,
     }
 }
 

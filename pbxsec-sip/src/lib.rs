@@ -9,7 +9,7 @@ mod message;
 mod name;
 mod text;
 pub mod tracker;
-pub mod ua;
+mod ua;
 mod validate;
 mod values;
 
@@ -23,6 +23,11 @@ pub use message::{
     Message, StartLine, scan,
 };
 pub use name::HeaderName;
+pub use ua::{
+    DEFAULT_SCANNERS, Detection, ExtensionUaConfig, ExtensionUaPolicy, ExtensionUaRule, Field,
+    KnownScanner, MISSING_UA_METHODS, MatchMode, Rule, RuleConfig, SignatureConfig, Signatures,
+    Strength, UaPolicy, parse_line_list, parse_vodia_list, write_line_list, write_vodia_list,
+};
 pub use values::{CSeq, DisplayName, NameAddr, Param, Params, Uri, Via, unescape};
 
 pub use digest::{DigestAuth, DigestConfig, DigestOutcome};

@@ -408,7 +408,7 @@ impl<'a> Message<'a> {
             base: self.base,
             pos,
         }
-        .next()
+        .read(Some(kind))
     }
 
     /// Every header of a known kind, in order.
@@ -548,6 +548,13 @@ impl<'a> Iterator for Headers<'a> {
     type Item = Header<'a>;
 
     fn next(&mut self) -> Option<Header<'a>> {
+        self.read(None)
+    }
+}
+
+impl<'a> Headers<'a> {
+    /// Reads the header at the cursor; `kind` when the caller already knows it.
+    fn read(&mut self, kind: Option<HeaderName>) -> Option<Header<'a>> {
         let b = self.head.as_bytes();
         // The scanner validated the head: every line here is a header line or a continuation.
         let start = self.pos;
@@ -572,7 +579,7 @@ impl<'a> Iterator for Headers<'a> {
         let (value, cut) = trim(sub(self.head, colon + 1, end));
         Some(Header {
             name,
-            kind: HeaderName::from_name(name),
+            kind: kind.unwrap_or_else(|| HeaderName::from_bytes(name.as_bytes())),
             value,
             offset: self.base + start,
             value_offset: self.base + colon + 1 + cut,

@@ -280,107 +280,276 @@ impl HeaderName {
     /// case-insensitive, long or compact form.
     #[must_use]
     pub fn from_name(name: &str) -> Self {
+        if !name.bytes().all(crate::text::is_token) {
+            return Self::Other;
+        }
         Self::from_bytes(name.as_bytes())
     }
 
     pub(crate) fn from_bytes(name: &[u8]) -> Self {
-        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
-            return Self::Other;
-        };
-        let (first, last) = (first.to_ascii_lowercase(), last.to_ascii_lowercase());
         if name.len() == 1 {
-            return match first {
-                b'a' => Self::AcceptContact,
-                b'u' => Self::AllowEvents,
-                b'i' => Self::CallId,
-                b'm' => Self::Contact,
-                b'e' => Self::ContentEncoding,
-                b'l' => Self::ContentLength,
-                b'c' => Self::ContentType,
-                b'o' => Self::Event,
-                b'f' => Self::From,
-                b'y' => Self::Identity,
-                b'n' => Self::IdentityInfo,
-                b'r' => Self::ReferTo,
-                b'b' => Self::ReferredBy,
-                b'j' => Self::RejectContact,
-                b'd' => Self::RequestDisposition,
-                b'x' => Self::SessionExpires,
-                b's' => Self::Subject,
-                b'k' => Self::Supported,
-                b't' => Self::To,
-                b'v' => Self::Via,
+            return match name.first().map(u8::to_ascii_lowercase) {
+                Some(b'a') => Self::AcceptContact,
+                Some(b'u') => Self::AllowEvents,
+                Some(b'i') => Self::CallId,
+                Some(b'm') => Self::Contact,
+                Some(b'e') => Self::ContentEncoding,
+                Some(b'l') => Self::ContentLength,
+                Some(b'c') => Self::ContentType,
+                Some(b'o') => Self::Event,
+                Some(b'f') => Self::From,
+                Some(b'y') => Self::Identity,
+                Some(b'n') => Self::IdentityInfo,
+                Some(b'r') => Self::ReferTo,
+                Some(b'b') => Self::ReferredBy,
+                Some(b'j') => Self::RejectContact,
+                Some(b'd') => Self::RequestDisposition,
+                Some(b'x') => Self::SessionExpires,
+                Some(b's') => Self::Subject,
+                Some(b'k') => Self::Supported,
+                Some(b't') => Self::To,
+                Some(b'v') => Self::Via,
                 _ => Self::Other,
             };
         }
-        let candidate = match (name.len(), first, last) {
-            (2, b't', b'o') => Self::To,
-            (3, b'v', b'a') => Self::Via,
-            (4, b'c', b'q') => Self::CSeq,
-            (4, b'd', b'e') => Self::Date,
-            (4, b'f', b'm') => Self::From,
-            (5, b'a', b'w') => Self::Allow,
-            (5, b'e', b't') => Self::Event,
-            (5, b'r', b'e') => Self::Route,
-            (6, b'a', b't') => Self::Accept,
-            (6, b's', b'r') => Self::Server,
-            (7, b'c', b'd') => Self::CallId,
-            (7, b'c', b't') => Self::Contact,
-            (7, b'e', b's') => Self::Expires,
-            (7, b'r', b'e') => Self::Require,
-            (7, b's', b't') => Self::Subject,
-            (7, b'w', b'g') => Self::Warning,
-            (8, b'i', b'y') => Self::Identity,
-            (8, b'p', b'y') => Self::Priority,
-            (8, b'r', b'o') => {
-                if name.eq_ignore_ascii_case(b"Refer-To") {
+        if name.len() > 24 {
+            return Self::Other;
+        }
+        // Fold to lower case by setting bit 5 of every byte: on token
+        // characters (the scanner checked them) this is injective. The name
+        // is read as three little-endian words so the comparisons below are
+        // integer compares.
+        let mut buf = [0u8; 24];
+        if let Some(dst) = buf.get_mut(..name.len()) {
+            dst.copy_from_slice(name);
+        }
+        let mut k = [0u64; 3];
+        for (w, (word, chunk)) in k.iter_mut().zip(buf.chunks_exact(8)).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            let present = name.len().saturating_sub(w * 8).min(8);
+            let mask = if present == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (present * 8)) - 1
+            };
+            *word = u64::from_le_bytes(bytes) | (0x2020_2020_2020_2020 & mask);
+        }
+        match name.len() {
+            2 => {
+                if k == [0x6f74, 0x0, 0x0] {
+                    return Self::To;
+                }
+                Self::Other
+            }
+            3 => {
+                if k == [0x616976, 0x0, 0x0] {
+                    return Self::Via;
+                }
+                Self::Other
+            }
+            4 => {
+                if k == [0x71657363, 0x0, 0x0] {
+                    return Self::CSeq;
+                }
+                if k == [0x65746164, 0x0, 0x0] {
+                    return Self::Date;
+                }
+                if k == [0x6d6f7266, 0x0, 0x0] {
+                    return Self::From;
+                }
+                Self::Other
+            }
+            5 => {
+                if k == [0x776f6c6c61, 0x0, 0x0] {
+                    return Self::Allow;
+                }
+                if k == [0x746e657665, 0x0, 0x0] {
+                    return Self::Event;
+                }
+                if k == [0x6574756f72, 0x0, 0x0] {
+                    return Self::Route;
+                }
+                Self::Other
+            }
+            6 => {
+                if k == [0x747065636361, 0x0, 0x0] {
+                    return Self::Accept;
+                }
+                if k == [0x726576726573, 0x0, 0x0] {
+                    return Self::Server;
+                }
+                Self::Other
+            }
+            7 => {
+                if k == [0x64692d6c6c6163, 0x0, 0x0] {
+                    return Self::CallId;
+                }
+                if k == [0x746361746e6f63, 0x0, 0x0] {
+                    return Self::Contact;
+                }
+                if k == [0x73657269707865, 0x0, 0x0] {
+                    return Self::Expires;
+                }
+                if k == [0x65726975716572, 0x0, 0x0] {
+                    return Self::Require;
+                }
+                if k == [0x7463656a627573, 0x0, 0x0] {
+                    return Self::Subject;
+                }
+                if k == [0x676e696e726177, 0x0, 0x0] {
+                    return Self::Warning;
+                }
+                Self::Other
+            }
+            8 => {
+                if k == [0x797469746e656469, 0x0, 0x0] {
+                    return Self::Identity;
+                }
+                if k == [0x797469726f697270, 0x0, 0x0] {
+                    return Self::Priority;
+                }
+                if k == [0x6f742d7265666572, 0x0, 0x0] {
                     return Self::ReferTo;
                 }
-                if name.eq_ignore_ascii_case(b"Reply-To") {
+                if k == [0x6f742d796c706572, 0x0, 0x0] {
                     return Self::ReplyTo;
                 }
-                return Self::Other;
+                Self::Other
             }
-            (9, b'c', b'o') => Self::CallInfo,
-            (9, b's', b'd') => Self::Supported,
-            (9, b't', b'p') => Self::Timestamp,
-            (10, b'a', b'o') => Self::AlertInfo,
-            (10, b'e', b'o') => Self::ErrorInfo,
-            (10, b'u', b't') => Self::UserAgent,
-            (11, b'i', b'o') => Self::InReplyTo,
-            (11, b'm', b's') => Self::MinExpires,
-            (11, b'r', b'r') => Self::RetryAfter,
-            (11, b'r', b'y') => Self::ReferredBy,
-            (11, b'u', b'd') => Self::Unsupported,
-            (12, b'a', b's') => Self::AllowEvents,
-            (12, b'c', b'e') => Self::ContentType,
-            (12, b'm', b'n') => Self::MimeVersion,
-            (12, b'm', b's') => Self::MaxForwards,
-            (12, b'o', b'n') => Self::Organization,
-            (12, b'r', b'e') => Self::RecordRoute,
-            (13, b'a', b'n') => Self::Authorization,
-            (13, b'i', b'o') => Self::IdentityInfo,
-            (13, b'p', b'e') => Self::ProxyRequire,
-            (14, b'a', b't') => Self::AcceptContact,
-            (14, b'c', b'h') => Self::ContentLength,
-            (14, b'r', b't') => Self::RejectContact,
-            (15, b'a', b'e') => Self::AcceptLanguage,
-            (15, b'a', b'g') => Self::AcceptEncoding,
-            (15, b's', b's') => Self::SessionExpires,
-            (16, b'c', b'e') => Self::ContentLanguage,
-            (16, b'c', b'g') => Self::ContentEncoding,
-            (16, b'w', b'e') => Self::WwwAuthenticate,
-            (18, b'p', b'e') => Self::ProxyAuthenticate,
-            (19, b'a', b'o') => Self::AuthenticationInfo,
-            (19, b'c', b'n') => Self::ContentDisposition,
-            (19, b'p', b'n') => Self::ProxyAuthorization,
-            (19, b'r', b'n') => Self::RequestDisposition,
-            _ => return Self::Other,
-        };
-        if name.eq_ignore_ascii_case(candidate.as_str().as_bytes()) {
-            candidate
-        } else {
-            Self::Other
+            9 => {
+                if k == [0x666e692d6c6c6163, 0x6f, 0x0] {
+                    return Self::CallInfo;
+                }
+                if k == [0x6574726f70707573, 0x64, 0x0] {
+                    return Self::Supported;
+                }
+                if k == [0x6d617473656d6974, 0x70, 0x0] {
+                    return Self::Timestamp;
+                }
+                Self::Other
+            }
+            10 => {
+                if k == [0x6e692d7472656c61, 0x6f66, 0x0] {
+                    return Self::AlertInfo;
+                }
+                if k == [0x6e692d726f727265, 0x6f66, 0x0] {
+                    return Self::ErrorInfo;
+                }
+                if k == [0x6567612d72657375, 0x746e, 0x0] {
+                    return Self::UserAgent;
+                }
+                Self::Other
+            }
+            11 => {
+                if k == [0x796c7065722d6e69, 0x6f742d, 0x0] {
+                    return Self::InReplyTo;
+                }
+                if k == [0x697078652d6e696d, 0x736572, 0x0] {
+                    return Self::MinExpires;
+                }
+                if k == [0x6465727265666572, 0x79622d, 0x0] {
+                    return Self::ReferredBy;
+                }
+                if k == [0x66612d7972746572, 0x726574, 0x0] {
+                    return Self::RetryAfter;
+                }
+                if k == [0x726f707075736e75, 0x646574, 0x0] {
+                    return Self::Unsupported;
+                }
+                Self::Other
+            }
+            12 => {
+                if k == [0x76652d776f6c6c61, 0x73746e65, 0x0] {
+                    return Self::AllowEvents;
+                }
+                if k == [0x2d746e65746e6f63, 0x65707974, 0x0] {
+                    return Self::ContentType;
+                }
+                if k == [0x77726f662d78616d, 0x73647261, 0x0] {
+                    return Self::MaxForwards;
+                }
+                if k == [0x7265762d656d696d, 0x6e6f6973, 0x0] {
+                    return Self::MimeVersion;
+                }
+                if k == [0x617a696e6167726f, 0x6e6f6974, 0x0] {
+                    return Self::Organization;
+                }
+                if k == [0x722d64726f636572, 0x6574756f, 0x0] {
+                    return Self::RecordRoute;
+                }
+                Self::Other
+            }
+            13 => {
+                if k == [0x7a69726f68747561, 0x6e6f697461, 0x0] {
+                    return Self::Authorization;
+                }
+                if k == [0x797469746e656469, 0x6f666e692d, 0x0] {
+                    return Self::IdentityInfo;
+                }
+                if k == [0x65722d79786f7270, 0x6572697571, 0x0] {
+                    return Self::ProxyRequire;
+                }
+                Self::Other
+            }
+            14 => {
+                if k == [0x632d747065636361, 0x746361746e6f, 0x0] {
+                    return Self::AcceptContact;
+                }
+                if k == [0x2d746e65746e6f63, 0x6874676e656c, 0x0] {
+                    return Self::ContentLength;
+                }
+                if k == [0x632d7463656a6572, 0x746361746e6f, 0x0] {
+                    return Self::RejectContact;
+                }
+                Self::Other
+            }
+            15 => {
+                if k == [0x652d747065636361, 0x676e69646f636e, 0x0] {
+                    return Self::AcceptEncoding;
+                }
+                if k == [0x6c2d747065636361, 0x65676175676e61, 0x0] {
+                    return Self::AcceptLanguage;
+                }
+                if k == [0x2d6e6f6973736573, 0x73657269707865, 0x0] {
+                    return Self::SessionExpires;
+                }
+                Self::Other
+            }
+            16 => {
+                if k == [0x2d746e65746e6f63, 0x676e69646f636e65, 0x0] {
+                    return Self::ContentEncoding;
+                }
+                if k == [0x2d746e65746e6f63, 0x65676175676e616c, 0x0] {
+                    return Self::ContentLanguage;
+                }
+                if k == [0x687475612d777777, 0x6574616369746e65, 0x0] {
+                    return Self::WwwAuthenticate;
+                }
+                Self::Other
+            }
+            18 => {
+                if k == [0x75612d79786f7270, 0x616369746e656874, 0x6574] {
+                    return Self::ProxyAuthenticate;
+                }
+                Self::Other
+            }
+            19 => {
+                if k == [0x69746e6568747561, 0x692d6e6f69746163, 0x6f666e] {
+                    return Self::AuthenticationInfo;
+                }
+                if k == [0x2d746e65746e6f63, 0x7469736f70736964, 0x6e6f69] {
+                    return Self::ContentDisposition;
+                }
+                if k == [0x75612d79786f7270, 0x74617a69726f6874, 0x6e6f69] {
+                    return Self::ProxyAuthorization;
+                }
+                if k == [0x2d74736575716572, 0x7469736f70736964, 0x6e6f69] {
+                    return Self::RequestDisposition;
+                }
+                Self::Other
+            }
+            _ => Self::Other,
         }
     }
 }

@@ -5,37 +5,56 @@
 
 /// Linear whitespace as it appears inside a header value: SP, HTAB, and the
 /// CR/LF of a folded (continuation) line.
+#[inline]
 pub(crate) const fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// RFC 3261 `token` characters, as a table (the scanner checks every header name byte).
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 /// RFC 3261 `token` characters.
+#[inline]
 pub(crate) const fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
 }
 
 /// `s` without leading and trailing LWS, and how many bytes were cut in front.
+#[inline]
 pub(crate) fn trim(s: &str) -> (&str, usize) {
-    let t = s.trim_start_matches([' ', '\t', '\r', '\n']);
-    let cut = s.len() - t.len();
-    (t.trim_end_matches([' ', '\t', '\r', '\n']), cut)
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_lws(c)).map_or(start, |i| i + 1);
+    (s.get(start..end.max(start)).unwrap_or_default(), start)
 }
 
 /// The sub-slice `s[a..b]`, or `""` when out of range.
+#[inline]
 pub(crate) fn sub(s: &str, a: usize, b: usize) -> &str {
     s.get(a..b).unwrap_or_default()
 }
 
 /// The sub-slice `s[a..]`, or `""` when out of range.
+#[inline]
 pub(crate) fn from(s: &str, a: usize) -> &str {
     s.get(a..).unwrap_or_default()
 }
 
 /// Index of the first byte of `s` at or after `i` that is not LWS.
+#[inline]
 pub(crate) fn skip_lws(s: &str, mut i: usize) -> usize {
     let b = s.as_bytes();
     while b.get(i).is_some_and(|&c| is_lws(c)) {
@@ -45,6 +64,7 @@ pub(crate) fn skip_lws(s: &str, mut i: usize) -> usize {
 }
 
 /// Index just past the run of token characters starting at `i`.
+#[inline]
 pub(crate) fn token_end(s: &str, mut i: usize) -> usize {
     let b = s.as_bytes();
     while b.get(i).is_some_and(|&c| is_token(c)) {
@@ -58,14 +78,13 @@ pub(crate) fn token_end(s: &str, mut i: usize) -> usize {
 pub(crate) fn quote_end(s: &str, open: usize) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = open + 1;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'\\' => i += 2,
+    loop {
+        match b.get(i)? {
             b'"' => return Some(i),
+            b'\\' => i += 2,
             _ => i += 1,
         }
     }
-    None
 }
 
 /// Splits a header value at commas that are outside quoted strings and
@@ -97,30 +116,23 @@ impl<'a> Iterator for CommaSplit<'a> {
         let b = self.s.as_bytes();
         let start = self.pos;
         let mut i = start;
-        let mut quoted = false;
-        let mut angle = false;
         let end = loop {
             match b.get(i) {
                 None => {
                     self.done = true;
-                    break i;
+                    break b.len();
                 }
-                Some(b'\\') if quoted => i += 2,
-                Some(b'"') => {
-                    quoted = !quoted;
-                    i += 1;
-                }
-                Some(b'<') if !quoted => {
-                    angle = true;
-                    i += 1;
-                }
-                Some(b'>') if !quoted => {
-                    angle = false;
-                    i += 1;
-                }
-                Some(b',') if !quoted && !angle => {
+                Some(b',') => {
                     self.pos = i + 1;
                     break i;
+                }
+                // Skip a quoted string (an unterminated one runs to the end).
+                Some(b'"') => i = quote_end(self.s, i).map_or(b.len(), |q| q + 1),
+                Some(b'<') => {
+                    while b.get(i).is_some_and(|&c| c != b'>') {
+                        i += 1;
+                    }
+                    i += 1;
                 }
                 Some(_) => i += 1,
             }
@@ -132,6 +144,7 @@ impl<'a> Iterator for CommaSplit<'a> {
 }
 
 /// Case-insensitive ASCII prefix test.
+#[inline]
 pub(crate) fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
     s.get(..prefix.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))

@@ -1,0 +1,169 @@
+//! Property tests: any bytes scan without panicking; generated headers read back exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use pbxsec_sip::{
+    DigestCredentials, Frame, Limits, Message, frame, parse_line_list, parse_vodia_list,
+    write_line_list, write_vodia_list,
+};
+use proptest::prelude::*;
+
+fn touch(m: &Message<'_>) {
+    let _ = m.validate();
+    let _ = (
+        m.via(),
+        m.from(),
+        m.to(),
+        m.call_id(),
+        m.cseq(),
+        m.max_forwards(),
+        m.contact(),
+    );
+    let _ = (
+        m.authorization(),
+        m.proxy_authorization(),
+        m.www_authenticate(),
+        m.proxy_authenticate(),
+    );
+    let _ = (
+        m.vias().count(),
+        m.contacts().count(),
+        m.headers().count(),
+        m.body().len(),
+    );
+}
+
+/// Header names: known ones in random case, compact forms, and extensions.
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "Via",
+            "From",
+            "To",
+            "Call-ID",
+            "CSeq",
+            "Contact",
+            "User-Agent",
+            "Subject",
+            "Accept"
+        ])
+        .prop_flat_map(|n| prop::collection::vec(any::<bool>(), n.len()).prop_map(
+            move |up| {
+                n.chars()
+                    .zip(up)
+                    .map(|(c, u)| {
+                        if u {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c.to_ascii_lowercase()
+                        }
+                    })
+                    .collect()
+            }
+        )),
+        prop::sample::select(vec!["v", "f", "t", "i", "m", "s", "k", "c", "e", "o"])
+            .prop_map(String::from),
+        "X-[A-Za-z0-9]{1,12}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_do_not_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        if let Ok(m) = Message::scan(&bytes) {
+            touch(&m);
+        }
+        let _ = frame(&bytes, &Limits::default());
+    }
+
+    #[test]
+    fn sip_like_bytes_do_not_panic(lines in prop::collection::vec("[ -~\t]{0,40}", 0..12), crlf in any::<bool>()) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let mut text = String::from("INVITE sip:a@b SIP/2.0");
+        text.push_str(end);
+        for l in &lines {
+            text.push_str(l);
+            text.push_str(end);
+        }
+        text.push_str(end);
+        if let Ok(m) = Message::scan(text.as_bytes()) {
+            touch(&m);
+        }
+        if let Ok(Frame::Complete { len }) = frame(text.as_bytes(), &Limits::default()) {
+            prop_assert!(len <= text.len());
+        }
+    }
+
+    /// Reference model: the list of (name, value) pairs we wrote.
+    #[test]
+    fn generated_headers_read_back(
+        headers in prop::collection::vec((name(), "[!-~]([ -~]{0,30}[!-~])?", any::<bool>()), 0..20),
+        crlf in any::<bool>(),
+    ) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let mut text = format!("OPTIONS sip:100@example.com SIP/2.0{end}");
+        for (n, v, fold) in &headers {
+            // A folded value: the first word on the header line, the rest on a continuation line.
+            match (fold, v.split_once(' ')) {
+                (true, Some((a, b))) if !a.is_empty() && !b.trim().is_empty() => {
+                    text.push_str(&format!("{n}: {a}{end} {b}{end}"));
+                }
+                _ => text.push_str(&format!("{n}:  {v}{end}")),
+            }
+        }
+        text.push_str(end);
+        let m = Message::scan(text.as_bytes()).unwrap();
+        prop_assert_eq!(m.header_count(), headers.len());
+        let got: Vec<(String, String)> = m
+            .headers()
+            .map(|h| (h.name.to_owned(), h.value.replace(&format!("{end} "), " ")))
+            .collect();
+        let want: Vec<(String, String)> = headers.iter().map(|(n, v, _)| (n.clone(), v.trim().to_owned())).collect();
+        prop_assert_eq!(&got, &want);
+        // Lookup by any spelling finds the first header of that kind, long or compact.
+        for (n, v, _) in &headers {
+            let first = m.header(n).unwrap();
+            let kind = pbxsec_sip::HeaderName::from_name(n);
+            let expected = headers.iter().find(|(m2, _, _)| {
+                if kind == pbxsec_sip::HeaderName::Other { m2.eq_ignore_ascii_case(n) } else { pbxsec_sip::HeaderName::from_name(m2) == kind }
+            }).unwrap();
+            prop_assert_eq!(first.value.replace(&format!("{end} "), " "), expected.1.trim());
+            let _ = v;
+        }
+    }
+
+    #[test]
+    fn digest_params_read_back(user in "[a-zA-Z0-9._-]{1,16}", realm in "[ -!#-\\[\\]-~]{0,20}", nc in proptest::option::of("[0-9a-f]{8}")) {
+        let mut value = format!("Digest username=\"{user}\", realm=\"{realm}\",qop=auth");
+        if let Some(nc) = &nc {
+            value.push_str(&format!(" ,nc={nc}"));
+        }
+        let c = DigestCredentials::parse(&value).unwrap();
+        prop_assert_eq!(c.username, Some(user.as_str()));
+        prop_assert_eq!(c.realm, Some(realm.as_str()));
+        prop_assert_eq!(c.qop, Some("auth"));
+        prop_assert_eq!(c.nc, nc.as_deref());
+        prop_assert_eq!(c.cnonce, None);
+    }
+
+    #[test]
+    fn vodia_list_round_trip(patterns in prop::collection::vec("[!#-~]([ \t!#-~]{0,10}[!#-~])?", 0..10)) {
+        let text = write_vodia_list(&patterns).unwrap();
+        let back = parse_vodia_list(&text).unwrap();
+        prop_assert_eq!(back, patterns.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn line_list_round_trip(patterns in prop::collection::vec("[!-\"$-~]([ !-~]{0,10}[!-~])?", 0..10)) {
+        let text = write_line_list(&patterns).unwrap();
+        let back = parse_line_list(&text).unwrap();
+        prop_assert_eq!(back, patterns.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn list_parsers_never_panic(text in "\\PC{0,60}") {
+        let _ = parse_vodia_list(&text);
+        let _ = parse_line_list(&text);
+    }
+}
