@@ -491,11 +491,11 @@ impl<'a> Via<'a> {
         const H: HeaderName = HeaderName::Via;
         let b = s.as_bytes();
         let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
-        let i = skip_lws(s, 0);
-        let e = token_end(s, i);
-        let name = sub(s, i, e);
+        let i0 = skip_lws(s, 0);
+        let e = token_end(s, i0);
+        let name = sub(s, i0, e);
         let i = skip_lws(s, e);
-        if e == 0 || b.get(i) != Some(&b'/') {
+        if e == i0 || b.get(i) != Some(&b'/') {
             return Err(proto_err(i));
         }
         let i = skip_lws(s, i + 1);

@@ -161,3 +161,75 @@ fn bare_lf_folding_and_lookup() {
     let v = m.header("Via").unwrap();
     assert_eq!(&msg[v.offset..v.offset + 2], b"v:");
 }
+
+#[test]
+fn value_parsers_on_their_own() {
+    use pbxsec_sip::{DigestChallenge, NameAddr, Uri, ValueProblem, Via};
+    let problem = |e: Error| match e {
+        Error::Header { problem, .. } => problem,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        problem(Via::parse(" /2.0/UDP h").unwrap_err()),
+        ValueProblem::BadProtocol
+    );
+    assert_eq!(
+        problem(Via::parse("SIP/2.0/UDP h:99999").unwrap_err()),
+        ValueProblem::BadPort
+    );
+    assert_eq!(
+        problem(Via::parse("SIP/2.0/UDP h;rport=x").unwrap_err()),
+        ValueProblem::BadPort
+    );
+    let v = Via::parse("SIP / 2.0 / WSS [::1] : 443 ; branch = z9hG4bKa").unwrap();
+    assert_eq!(
+        (v.protocol, v.transport, v.host, v.port, v.branch),
+        (("SIP", "2.0"), "WSS", "::1", Some(443), Some("z9hG4bKa"))
+    );
+    let u = Uri::parse("sips:alice:secret@example.com:5061;transport=tls?subject=hi").unwrap();
+    assert_eq!(
+        (u.user, u.password, u.host, u.port),
+        (Some("alice"), Some("secret"), "example.com", Some(5061))
+    );
+    assert_eq!(
+        (u.params, u.headers),
+        (";transport=tls", Some("subject=hi"))
+    );
+    let tel = Uri::parse("tel:+15551234").unwrap();
+    assert_eq!(
+        (tel.scheme, tel.opaque, tel.is_sip()),
+        ("tel", "+15551234", false)
+    );
+    assert_eq!(
+        problem(Uri::parse("<sip:a@b>").unwrap_err()),
+        ValueProblem::BadUri
+    );
+    assert!(NameAddr::parse("*").unwrap().is_wildcard());
+    assert_eq!(
+        problem(NameAddr::parse("<sip:a@b").unwrap_err()),
+        ValueProblem::UnterminatedAngle
+    );
+    let c = DigestChallenge::parse(
+        "Digest realm=\"pbx\", nonce=\"abc\", qop=\"auth,auth-int\", stale=TRUE, algorithm=SHA-256",
+    )
+    .unwrap();
+    assert_eq!(
+        (c.realm, c.nonce, c.qop, c.stale, c.algorithm),
+        (
+            Some("pbx"),
+            Some("abc"),
+            Some("auth,auth-int"),
+            Some("TRUE"),
+            Some("SHA-256")
+        )
+    );
+    assert!(c.is_digest());
+    assert_eq!(
+        problem(DigestChallenge::parse("Digest realm=\"pbx").unwrap_err()),
+        ValueProblem::UnterminatedQuote
+    );
+    assert_eq!(
+        problem(DigestChallenge::parse("=x").unwrap_err()),
+        ValueProblem::BadScheme
+    );
+}

@@ -167,3 +167,41 @@ proptest! {
         let _ = parse_line_list(&text);
     }
 }
+
+/// Reference model for the matcher: the first rule (in order) whose mode
+/// holds on the ASCII-lowercased text, found by plain string functions.
+fn model(rules: &[(String, u8)], ua: &str) -> Option<usize> {
+    let ua = ua.to_ascii_lowercase();
+    rules.iter().position(|(p, mode)| {
+        let p = p.to_ascii_lowercase();
+        match mode % 3 {
+            0 => ua.contains(&p),
+            1 => ua.starts_with(&p),
+            _ => ua == p,
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matcher_agrees_with_the_model(
+        rules in prop::collection::vec(("[abAB]{1,4}", 0u8..3), 1..12),
+        uas in prop::collection::vec("[abAB ]{0,10}", 1..8),
+    ) {
+        use pbxsec_sip::{MatchMode, RuleConfig, SignatureConfig, Signatures};
+        let config = SignatureConfig {
+            include_defaults: false,
+            rules: rules
+                .iter()
+                .map(|(p, m)| RuleConfig::user_agent(p.as_str(), [MatchMode::Substring, MatchMode::Prefix, MatchMode::Exact][usize::from(*m)]))
+                .collect(),
+            ..SignatureConfig::default()
+        };
+        let sigs = Signatures::try_from(config).unwrap();
+        for ua in &uas {
+            prop_assert_eq!(sigs.match_user_agent(ua).and_then(|d| d.rule), model(&rules, ua), "ua {:?}", ua);
+        }
+    }
+}

@@ -171,3 +171,16 @@ fn typical_register() {
     assert_eq!(auth.nc, Some("00000001"));
     assert_eq!(Signatures::default_scanners().check(&m), None);
 }
+
+#[test]
+fn strict_peers_lose_the_legacy_svcrack_username() {
+    // What the README claims about rsip and rsipstack: their typed
+    // Authorization refuses qop=auth without nc / cnonce, so the username is lost.
+    let bytes = fixture("handmade/svcrack_legacy_register_auth.sip");
+    let m = Message::scan(&bytes).unwrap();
+    let value = m.header("Authorization").unwrap().value;
+    assert!(rsipstack::sip::typed::Authorization::parse(value).is_err());
+    let header = <rsip::headers::Authorization as rsip::headers::UntypedHeader>::new(value);
+    assert!(rsip::typed::Authorization::try_from(header).is_err());
+    assert_eq!(m.authorization().unwrap().unwrap().username, Some("100"));
+}

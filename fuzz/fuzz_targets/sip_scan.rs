@@ -1,0 +1,31 @@
+//! Fuzzes the SIP scanner and every accessor on what it accepts.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+use pbxsec_sip::{Message, Signatures};
+
+static SIGNATURES: OnceLock<Signatures> = OnceLock::new();
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(m) = Message::scan(data) else { return };
+    let _ = m.validate();
+    let _ = (m.via(), m.from(), m.to(), m.call_id(), m.cseq(), m.max_forwards(), m.contact());
+    let _ = (m.authorization(), m.proxy_authorization(), m.www_authenticate(), m.proxy_authenticate());
+    let _ = (m.user_agent(), m.server(), m.body());
+    for v in m.vias() {
+        let _ = v;
+    }
+    for c in m.contacts() {
+        let _ = c;
+    }
+    for h in m.headers() {
+        // Every header is found again by its own name, and offsets point at it.
+        let first = m.header(h.name).expect("a header is found by its name");
+        assert_eq!(first.kind, h.kind);
+        assert!(data.get(h.offset..).is_some_and(|rest| rest.starts_with(h.name.as_bytes())));
+        let _ = m.values(h.name).count();
+    }
+    let _ = SIGNATURES.get_or_init(Signatures::default_scanners).check(&m);
+});
