@@ -2,11 +2,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+pub mod digest;
 mod error;
 mod frame;
 mod message;
 mod name;
 mod text;
+pub mod tracker;
 mod ua;
 mod validate;
 mod values;
@@ -27,3 +29,6 @@ pub use ua::{
     Strength, UaPolicy, parse_line_list, parse_vodia_list, write_line_list, write_vodia_list,
 };
 pub use values::{CSeq, DisplayName, NameAddr, Param, Params, Uri, Via, unescape};
+
+pub use digest::{DigestAuth, DigestConfig, DigestOutcome};
+pub use tracker::{Decision, Packet, Report, Seen, Tracker, TrackerConfig};

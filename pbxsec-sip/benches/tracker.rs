@@ -1,0 +1,159 @@
+//! Tracker updates (a wrong password from a random known source) with 1k and
+//! 1M tracked sources, beside one dependent random memory load (the floor)
+//! in the same run. Each is measured as wall time and as the thread's CPU
+//! time (the machine is shared; CPU time leaves out time spent descheduled).
+#![allow(missing_docs)] // criterion's macros generate undocumented pub fns
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench set-up: a panic is a failed bench
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant as StdInstant};
+
+use cpu_time::ThreadTime;
+use criterion::{Criterion, criterion_group, criterion_main};
+use pbxsec_core::{Instant, Transport, UnixTime};
+use pbxsec_sip::digest::DigestOutcome;
+use pbxsec_sip::tracker::{Packet, Rule, Seen, Tracker, TrackerConfig};
+
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A single random cycle over `len` slots (Sattolo), for pointer chasing.
+fn chase_table(len: usize) -> Vec<u64> {
+    let mut t: Vec<u64> = (0..len as u64).collect();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for i in (1..len).rev() {
+        let j = (rng.next() % i as u64) as usize;
+        t.swap(i, j);
+    }
+    t
+}
+
+fn sources(n: usize) -> Vec<SocketAddr> {
+    (0..n as u32)
+        .map(|i| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i * 7)), 5060))
+        .collect()
+}
+
+fn tracker(n: usize) -> Tracker {
+    // The PortSIP failure rule with a limit no run reaches, so every update
+    // is counted (none is a cheap "already banned" drop); NAT treatment on.
+    let config = TrackerConfig {
+        failed_auth: Some(Rule::new(
+            65_536,
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        )),
+        capacity: n.max(1024),
+        ..TrackerConfig::default()
+    };
+    Tracker::new(config).unwrap()
+}
+
+struct Run {
+    tracker: Tracker,
+    sources: Vec<SocketAddr>,
+    rng: XorShift,
+    now: u64,
+}
+
+impl Run {
+    fn new(n: usize) -> Self {
+        let mut run = Self {
+            tracker: tracker(n),
+            sources: sources(n),
+            rng: XorShift(0x2545_f491_4f6c_dd1d),
+            now: 1_000_000_000,
+        };
+        // Every source tracked before measuring.
+        for i in 0..n {
+            let src = run.sources[i];
+            run.update(src);
+        }
+        run
+    }
+
+    fn update(&mut self, source: SocketAddr) -> usize {
+        self.now += 1_000_000; // 1 ms between packets
+        let p = Packet {
+            source,
+            transport: Transport::Udp,
+            now: Instant::from_nanos(self.now),
+            wall: UnixTime::from_millis(1_800_000_000_000 + self.now / 1_000_000),
+        };
+        let r = self.tracker.observe(
+            &p,
+            Seen::Credentials {
+                extension: "1000",
+                outcome: DigestOutcome::WrongPassword,
+            },
+        );
+        r.decisions.len()
+    }
+
+    fn random_update(&mut self) -> usize {
+        let i = (self.rng.next() % self.sources.len() as u64) as usize;
+        let src = self.sources[i];
+        self.update(src)
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tracker_update");
+    g.measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(30);
+
+    let floor = chase_table(32 << 20); // 256 MiB of u64
+    let mut p = 0u64;
+    g.bench_function("floor_dependent_load_256MiB/wall", |b| {
+        b.iter(|| {
+            p = floor[p as usize];
+            black_box(p)
+        })
+    });
+    g.bench_function("floor_dependent_load_256MiB/cpu", |b| {
+        b.iter_custom(|iters| {
+            let t = ThreadTime::now();
+            for _ in 0..iters {
+                p = floor[p as usize];
+            }
+            black_box(p);
+            t.elapsed()
+        })
+    });
+    drop(floor);
+
+    for (n, name) in [(1_000usize, "1k"), (1_000_000, "1M")] {
+        let mut run = Run::new(n);
+        g.bench_function(format!("{name}_sources/wall"), |b| {
+            b.iter_custom(|iters| {
+                let start = StdInstant::now();
+                for _ in 0..iters {
+                    black_box(run.random_update());
+                }
+                start.elapsed()
+            })
+        });
+        g.bench_function(format!("{name}_sources/cpu"), |b| {
+            b.iter_custom(|iters| {
+                let t = ThreadTime::now();
+                for _ in 0..iters {
+                    black_box(run.random_update());
+                }
+                t.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

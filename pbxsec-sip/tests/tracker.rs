@@ -1,0 +1,693 @@
+//! Auth-failure tracker scenarios, driven by `ManualClock`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use pbxsec_core::{Clock, EventKind, ManualClock, RejectReason, Transport};
+use pbxsec_sip::digest::{Algorithm, DigestOutcome, Field, Malformed};
+use pbxsec_sip::tracker::{
+    BanReason, Decision, Packet, Report, Rule, Seen, Tracker, TrackerConfig,
+};
+
+const OK: DigestOutcome = DigestOutcome::Ok {
+    algorithm: Algorithm::Md5,
+};
+
+struct Sim {
+    clock: ManualClock,
+    tracker: Tracker,
+}
+
+impl Sim {
+    fn new(config: TrackerConfig) -> Self {
+        Self {
+            clock: ManualClock::default(),
+            tracker: Tracker::new(config).unwrap(),
+        }
+    }
+
+    fn packet(&self, src: &str) -> Packet {
+        let source: SocketAddr = src.parse().unwrap();
+        Packet::new(source, Transport::Udp, &self.clock)
+    }
+
+    fn see(&mut self, src: &str, seen: Seen<'_>) -> Report {
+        let p = self.packet(src);
+        self.tracker.observe(&p, seen)
+    }
+
+    /// One REGISTER exchange as the daemon drives it: request, challenge,
+    /// credentials with `outcome`. Returns the last report (or the
+    /// request's, when it was stopped there).
+    fn register(&mut self, src: &str, ext: &str, outcome: DigestOutcome) -> Report {
+        let r = self.see(
+            src,
+            Seen::Request {
+                extension: Some(ext),
+            },
+        );
+        if r.response() != &Decision::Accept {
+            return r;
+        }
+        let r = self.see(src, Seen::ChallengeSent);
+        if r.response() != &Decision::Accept {
+            return r;
+        }
+        self.see(
+            src,
+            Seen::Credentials {
+                extension: ext,
+                outcome,
+            },
+        )
+    }
+
+    fn banned(&self, ip: &str) -> bool {
+        let ip: IpAddr = ip.parse().unwrap();
+        self.tracker.bans().check(&ip, self.clock.now()).is_banned()
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+}
+
+fn bans(r: &Report) -> Vec<&Decision> {
+    r.bans().collect()
+}
+
+fn has_event(r: &Report, kind: EventKind) -> bool {
+    r.events.iter().any(|e| e.kind == kind)
+}
+
+#[test]
+fn password_guessing_is_banned_at_exactly_the_threshold() {
+    let mut sim = Sim::new(TrackerConfig::portsip());
+    let attacker = "198.51.100.23:5070";
+    for i in 1..50 {
+        let r = sim.register(attacker, "1000", DigestOutcome::WrongPassword);
+        assert_eq!(
+            r.response(),
+            &Decision::Challenge { stale: false },
+            "attempt {i}"
+        );
+        assert!(bans(&r).is_empty(), "attempt {i}");
+        assert!(has_event(&r, EventKind::InvalidPassword));
+        sim.advance(10);
+    }
+    let r = sim.register(attacker, "1000", DigestOutcome::WrongPassword);
+    assert_eq!(r.response(), &Decision::DropSilently);
+    assert_eq!(
+        bans(&r),
+        vec![&Decision::Ban {
+            key: "198.51.100.23".parse().unwrap(),
+            duration: Some(Duration::from_secs(3600)),
+            reason: BanReason::FailedAuth,
+        }]
+    );
+    assert!(has_event(&r, EventKind::Banned));
+    // From now on every packet from it is dropped, counted no more.
+    let r = sim.see(attacker, Seen::Request { extension: None });
+    assert_eq!(r.response(), &Decision::DropSilently);
+    assert!(r.events.is_empty());
+    assert!(sim.banned("198.51.100.23"));
+    sim.advance(3600);
+    assert!(!sim.banned("198.51.100.23"));
+}
+
+#[test]
+fn success_does_not_launder_failures() {
+    let mut sim = Sim::new(TrackerConfig::portsip());
+    let src = "198.51.100.24:5060";
+    for _ in 0..49 {
+        sim.register(src, "1000", DigestOutcome::WrongPassword);
+        sim.advance(5);
+    }
+    // One good login (a stolen password for another extension)...
+    assert_eq!(sim.register(src, "1001", OK).response(), &Decision::Accept);
+    // ...does not reset anything: the 50th failure still bans.
+    let r = sim.register(src, "1000", DigestOutcome::WrongPassword);
+    assert_eq!(bans(&r).len(), 1);
+}
+
+#[test]
+fn extension_enumeration_is_banned_at_its_own_lower_threshold() {
+    let mut sim = Sim::new(TrackerConfig::portsip());
+    let scanner = "203.0.113.50:5060";
+    for ext in 100..119 {
+        let r = sim.register(scanner, &ext.to_string(), DigestOutcome::UnknownUser);
+        // The same answer as a wrong password: svwar learns nothing.
+        assert_eq!(r.response(), &Decision::Challenge { stale: false });
+        assert!(has_event(&r, EventKind::InvalidAccountId));
+        assert!(bans(&r).is_empty());
+        sim.advance(1);
+    }
+    let r = sim.register(scanner, "119", DigestOutcome::UnknownUser);
+    assert_eq!(r.response(), &Decision::DropSilently);
+    assert!(matches!(
+        bans(&r)[..],
+        [Decision::Ban {
+            reason: BanReason::UnknownExtension,
+            ..
+        }]
+    ));
+    // The event's JSON carries Asterisk's spelling.
+    let json = serde_json::to_string(&r.events[0]).unwrap();
+    assert!(json.contains("\"kind\":\"InvalidAccountID\""), "{json}");
+}
+
+#[test]
+fn a_flood_of_unanswered_challenges_is_banned_by_the_407_rule() {
+    let mut sim = Sim::new(TrackerConfig::portsip());
+    let flooder = "192.0.2.66:5060";
+    let mut banned_at = None;
+    for i in 1..=100u32 {
+        let r = sim.see(
+            flooder,
+            Seen::Request {
+                extension: Some("1000"),
+            },
+        );
+        if let [Decision::Ban { reason, .. }] = bans(&r)[..] {
+            assert_eq!(*reason, BanReason::UnansweredChallenges);
+            assert!(has_event(&r, EventKind::ChallengeUnanswered));
+            assert_eq!(banned_at, None);
+            banned_at = Some(i);
+        }
+        if r.response() == &Decision::Accept {
+            let r = sim.see(flooder, Seen::ChallengeSent);
+            assert!(has_event(&r, EventKind::ChallengeSent));
+        }
+        sim.advance(1);
+    }
+    // One challenge per second from t = 0; each times out after 32 s, so
+    // the 50th (sent at t = 49 s) is judged unanswered at t = 81 s: the
+    // 82nd request.
+    assert_eq!(banned_at, Some(82));
+    assert!(sim.banned("192.0.2.66"));
+    let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+    assert!(bans(&r).is_empty());
+}
+
+#[test]
+fn unanswered_challenges_are_counted_exactly() {
+    let mut config = TrackerConfig::portsip();
+    config.unanswered_challenge = Some(Rule::new(
+        3,
+        Duration::from_secs(600),
+        Duration::from_secs(60),
+    ));
+    let mut sim = Sim::new(config);
+    let src = "192.0.2.67:5060";
+    for _ in 0..3 {
+        sim.see(src, Seen::ChallengeSent);
+    }
+    assert_eq!(sim.tracker.open_challenges(), 3);
+    // One is answered (with any credentials): only two remain unanswered.
+    sim.see(
+        src,
+        Seen::Credentials {
+            extension: "1000",
+            outcome: OK,
+        },
+    );
+    sim.advance(31);
+    let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+    assert!(r.events.is_empty());
+    sim.advance(1);
+    let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+    assert_eq!(
+        r.events
+            .iter()
+            .filter(|e| e.kind == EventKind::ChallengeUnanswered)
+            .count(),
+        2
+    );
+    assert!(bans(&r).is_empty());
+    sim.see(src, Seen::ChallengeSent);
+    sim.advance(32);
+    let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+    assert_eq!(bans(&r).len(), 1, "the third unanswered challenge bans");
+    assert_eq!(sim.tracker.open_challenges(), 0);
+}
+
+#[test]
+fn a_legitimate_phone_is_never_banned() {
+    let mut sim = Sim::new(TrackerConfig::portsip());
+    let phone = "192.0.2.10:5060";
+    for minute in 0..(24 * 60) {
+        let r = sim.register(phone, "1000", OK);
+        assert_eq!(r.response(), &Decision::Accept, "minute {minute}");
+        assert!(has_event(&r, EventKind::SuccessfulAuth));
+        if minute % 7 == 0 {
+            // Now and then its nonce is stale: challenged again, not counted.
+            let r = sim.see(
+                phone,
+                Seen::Credentials {
+                    extension: "1000",
+                    outcome: DigestOutcome::StaleNonce,
+                },
+            );
+            assert_eq!(r.response(), &Decision::Challenge { stale: true });
+            sim.see(phone, Seen::ChallengeSent);
+            sim.see(
+                phone,
+                Seen::Credentials {
+                    extension: "1000",
+                    outcome: OK,
+                },
+            );
+        }
+        sim.advance(60);
+        let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+        assert!(
+            r.events.is_empty(),
+            "no unanswered challenge at minute {minute}"
+        );
+    }
+    assert!(!sim.banned("192.0.2.10"));
+    assert!(sim.tracker.bans().is_empty(sim.clock.now()));
+}
+
+#[test]
+fn a_whitelisted_trunk_is_never_counted() {
+    let mut config = TrackerConfig::yeastar();
+    config.ban.whitelist = vec!["203.0.113.0/24".parse().unwrap()];
+    let mut sim = Sim::new(config);
+    let trunk = "203.0.113.5:5060";
+    for _ in 0..1000 {
+        let r = sim.register(trunk, "trunk", DigestOutcome::WrongPassword);
+        assert!(bans(&r).is_empty());
+        assert!(
+            !r.decisions
+                .iter()
+                .any(|d| matches!(d, Decision::LockExtension { .. }))
+        );
+        sim.see(trunk, Seen::AddressNotAllowed { extension: "trunk" });
+        sim.see(
+            trunk,
+            Seen::Credentials {
+                extension: "nobody",
+                outcome: DigestOutcome::UnknownUser,
+            },
+        );
+        sim.advance(1);
+    }
+    assert!(!sim.banned("203.0.113.5"));
+    assert!(
+        !sim.tracker
+            .is_locked("203.0.113.5".parse().unwrap(), "trunk", sim.clock.now())
+    );
+}
+
+#[test]
+fn an_office_nat_with_one_bad_phone_is_not_banned_over_a_day() {
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let office = "198.51.100.7";
+    let addr = |port: u16| format!("{office}:{port}");
+    let office_ip: IpAddr = office.parse().unwrap();
+    let mut locks = 0;
+    let mut forbidden = 0;
+    // 24 h in 30-second steps: the 20 good phones every 60 s, the bad one
+    // (extension 1099, wrong password) every 30 s.
+    for step in 0..(24 * 120) {
+        if step % 2 == 0 {
+            for phone in 0..20u16 {
+                let ext = format!("{}", 1000 + phone);
+                let r = sim.register(&addr(5060 + phone), &ext, OK);
+                assert_eq!(
+                    r.response(),
+                    &Decision::Accept,
+                    "phone {ext} at step {step}"
+                );
+            }
+        }
+        let r = sim.register(&addr(5099), "1099", DigestOutcome::WrongPassword);
+        assert!(bans(&r).is_empty(), "step {step}: {r:?}");
+        for d in &r.decisions {
+            if let Decision::LockExtension {
+                source, extension, ..
+            } = d
+            {
+                assert_eq!(*source, office_ip);
+                assert_eq!(extension, "1099");
+                locks += 1;
+            }
+        }
+        if let Decision::Respond(rej) = r.response() {
+            assert_eq!(rej.reason, RejectReason::Forbidden);
+            forbidden += 1;
+        }
+        sim.advance(30);
+    }
+    assert!(!sim.banned(office));
+    assert!(sim.tracker.is_shared_address(office_ip, sim.clock.now()));
+    // Locked again and again (5 failures, then 30 min), refused while locked.
+    assert!(locks >= 40, "{locks} locks");
+    assert!(forbidden > 2000, "{forbidden} refusals while locked");
+    // The lock is for that address only.
+    let now = sim.clock.now();
+    assert!(
+        !sim.tracker
+            .is_locked("192.0.2.99".parse().unwrap(), "1099", now)
+    );
+    assert!(!sim.tracker.is_locked(office_ip, "1000", now));
+}
+
+#[test]
+fn an_attacker_behind_a_shared_address_gets_a_higher_but_finite_limit() {
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let office = "198.51.100.8:5060";
+    for ext in 1000..1003 {
+        sim.register(office, &ext.to_string(), OK);
+    }
+    let ip: IpAddr = "198.51.100.8".parse().unwrap();
+    assert!(sim.tracker.is_shared_address(ip, sim.clock.now()));
+    // Guessing across extensions, 4 per extension (below the lockout of 5):
+    // the per-source limit is 20 x 4 = 80 within 10 min.
+    let mut banned_at = None;
+    for i in 1..=80u32 {
+        let ext = format!("2{:03}", i / 4);
+        let r = sim.register(office, &ext, DigestOutcome::WrongPassword);
+        if !bans(&r).is_empty() {
+            banned_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(banned_at, Some(80));
+    // Without the shared-address treatment it would be 20.
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let mut banned_at = None;
+    for i in 1..=80u32 {
+        let ext = format!("2{:03}", i / 4);
+        let r = sim.register("198.51.100.9:5060", &ext, DigestOutcome::WrongPassword);
+        if !bans(&r).is_empty() {
+            banned_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(banned_at, Some(20));
+}
+
+#[test]
+fn an_ipv6_attacker_rotating_inside_one_64_is_one_source() {
+    let mut sim = Sim::new(TrackerConfig::fail2ban_asterisk());
+    let mut banned = None;
+    for i in 1..=10u32 {
+        let src = format!("[2001:db8:1:2:{i:x}:{:x}::1]:5060", i * 7);
+        let r = sim.register(&src, "1000", DigestOutcome::WrongPassword);
+        if let [Decision::Ban { key, .. }] = bans(&r)[..] {
+            banned = Some((i, *key));
+        }
+    }
+    assert_eq!(banned, Some((10, "2001:db8:1:2::".parse().unwrap())));
+    let r = sim.see(
+        "[2001:db8:1:2:ffff::9]:5060",
+        Seen::Request { extension: None },
+    );
+    assert_eq!(r.response(), &Decision::DropSilently);
+    let r = sim.see("[2001:db8:1:3::9]:5060", Seen::Request { extension: None });
+    assert_eq!(r.response(), &Decision::Accept);
+}
+
+#[test]
+fn fail2ban_preset_bans_for_10_minutes_then_a_week_as_recidive() {
+    let mut sim = Sim::new(TrackerConfig::fail2ban_asterisk());
+    let src = "198.51.100.77:5060";
+    let mut durations = Vec::new();
+    for _round in 0..5 {
+        for _ in 0..10 {
+            let r = sim.register(src, "1000", DigestOutcome::WrongPassword);
+            for d in bans(&r) {
+                if let Decision::Ban { duration, .. } = d {
+                    durations.push(*duration);
+                }
+            }
+        }
+        sim.advance(11 * 60);
+    }
+    assert_eq!(
+        durations,
+        vec![
+            Some(Duration::from_secs(600)),
+            Some(Duration::from_secs(600)),
+            Some(Duration::from_secs(600)),
+            Some(Duration::from_secs(600)),
+            Some(Duration::from_secs(7 * 86_400)),
+        ]
+    );
+}
+
+#[test]
+fn kamailio_preset_bans_more_than_16_requests_in_2_seconds() {
+    let mut sim = Sim::new(TrackerConfig::kamailio_default());
+    let src = "192.0.2.200:5060";
+    for i in 1..=16 {
+        let r = sim.see(src, Seen::Request { extension: None });
+        assert_eq!(r.response(), &Decision::Accept, "request {i}");
+        sim.clock.advance(Duration::from_millis(100));
+    }
+    let r = sim.see(src, Seen::Request { extension: None });
+    assert_eq!(r.response(), &Decision::DropSilently);
+    assert!(matches!(
+        bans(&r)[..],
+        [Decision::Ban {
+            duration: Some(d),
+            reason: BanReason::Flood,
+            ..
+        }] if *d == Duration::from_secs(300)
+    ));
+    // 16 requests every 2 s from a neighbour is fine.
+    for _ in 0..100 {
+        for _ in 0..8 {
+            let r = sim.see("192.0.2.201:5060", Seen::Request { extension: None });
+            assert_eq!(r.response(), &Decision::Accept);
+        }
+        sim.advance(1);
+    }
+}
+
+#[test]
+fn broken_credentials_count_against_the_extension_they_name() {
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let svcrack = "203.0.113.77:5060";
+    let mut locked = false;
+    for i in 1..=5 {
+        // svcrack: qop=auth without nc / cnonce.
+        let r = sim.register(
+            svcrack,
+            "1000",
+            DigestOutcome::Malformed(Malformed::Missing(Field::Nc)),
+        );
+        assert!(has_event(&r, EventKind::RequestBadFormat));
+        if r.decisions
+            .iter()
+            .any(|d| matches!(d, Decision::LockExtension { .. }))
+        {
+            assert_eq!(i, 5);
+            locked = true;
+        }
+    }
+    assert!(locked);
+    let r = sim.see(
+        svcrack,
+        Seen::Request {
+            extension: Some("1000"),
+        },
+    );
+    assert_eq!(
+        r.response(),
+        &Decision::Respond(pbxsec_core::Reject {
+            reason: RejectReason::Forbidden,
+            retry_after: None
+        })
+    );
+    // An unreadable header counts too.
+    let r = sim.see(
+        svcrack,
+        Seen::UnreadableCredentials {
+            extension: Some("1001"),
+        },
+    );
+    assert!(
+        matches!(r.response(), Decision::Respond(rej) if rej.reason == RejectReason::BadRequest)
+    );
+}
+
+#[test]
+fn refusals_are_counted_and_foreign_domains_dropped() {
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let src = "192.0.2.150:5060";
+    for i in 1..=5 {
+        let seen = if i % 2 == 0 {
+            Seen::AddressNotAllowed { extension: "1000" }
+        } else {
+            Seen::UserAgentNotAllowed { extension: "1000" }
+        };
+        let r = sim.see(src, seen);
+        if i < 5 {
+            assert!(
+                matches!(r.response(), Decision::Respond(rej) if rej.reason == RejectReason::Forbidden)
+            );
+            assert!(
+                has_event(&r, EventKind::UnexpectedAddress)
+                    || has_event(&r, EventKind::RequestNotAllowed)
+            );
+        } else {
+            assert!(matches!(
+                bans(&r)[..],
+                [Decision::Ban {
+                    reason: BanReason::Refused,
+                    ..
+                }]
+            ));
+        }
+    }
+    let other = "192.0.2.151:5060";
+    for _ in 0..100 {
+        let r = sim.see(other, Seen::ForeignDomain);
+        assert_eq!(r.response(), &Decision::DropSilently);
+        assert!(has_event(&r, EventKind::UnknownDomain));
+    }
+    assert!(!sim.banned("192.0.2.151"));
+}
+
+#[test]
+fn config_from_json_and_validation() {
+    let c: TrackerConfig = serde_json::from_str(
+        r#"{ "failed_auth": { "limit": 5, "window": "10m", "ban_for": "1h" }, "ipv6_prefix": 56 }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        c.failed_auth.as_ref().unwrap().window,
+        Duration::from_secs(600)
+    );
+    assert_eq!(c.challenge_timeout, Duration::from_secs(32));
+    assert!(c.nat.is_some());
+    assert!(Tracker::new(c).is_ok());
+    assert!(serde_json::from_str::<TrackerConfig>(r#"{ "failed": 1 }"#).is_err());
+    let mut bad = TrackerConfig::portsip();
+    bad.failed_auth = Some(Rule::new(0, Duration::from_secs(1), Duration::from_secs(1)));
+    let err = Tracker::new(bad).unwrap_err();
+    assert!(err.to_string().contains("failed_auth"), "{err}");
+    for preset in [
+        TrackerConfig::portsip(),
+        TrackerConfig::yeastar(),
+        TrackerConfig::vodia(),
+        TrackerConfig::fail2ban_asterisk(),
+        TrackerConfig::kamailio_default(),
+    ] {
+        let json = serde_json::to_string(&preset).unwrap();
+        let back: TrackerConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, preset);
+        assert!(Tracker::new(preset).is_ok());
+    }
+}
+
+#[test]
+fn vodia_preset_tolerates_ten_attempts() {
+    let mut sim = Sim::new(TrackerConfig::vodia());
+    for i in 1..=11 {
+        let r = sim.register("192.0.2.90:5060", "1000", DigestOutcome::WrongPassword);
+        assert_eq!(!bans(&r).is_empty(), i == 11, "attempt {i}");
+    }
+}
+
+mod model {
+    //! The open-challenge ledger against a simple model: per source, a list
+    //! of pending challenges; an answer marks the oldest unmarked one; a
+    //! pending one reaching its deadline unmarked is unanswered.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Challenge(u8),
+        Answer(u8),
+        Wait(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..4).prop_map(Op::Challenge),
+            (0u8..4).prop_map(Op::Answer),
+            (0u8..40).prop_map(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn unanswered_challenges_match_the_model(ops in proptest::collection::vec(op(), 0..120)) {
+            let config = TrackerConfig {
+                unanswered_challenge: Some(Rule::new(65_536, Duration::from_secs(86_400), Duration::from_secs(1))),
+                capacity: 64,
+                ..TrackerConfig::default()
+            };
+            let mut sim = Sim::new(config);
+            // source -> pending (deadline secs, answered)
+            let mut model: HashMap<u8, Vec<(u64, bool)>> = HashMap::new();
+            let mut expected: HashMap<String, usize> = HashMap::new();
+            let mut got: HashMap<String, usize> = HashMap::new();
+            let mut t = 0u64;
+            let addr = |s: u8| format!("192.0.2.{}:5060", s + 1);
+            let ip = |s: u8| format!("192.0.2.{}", s + 1);
+            let tally = |r: &Report, got: &mut HashMap<String, usize>| {
+                for e in &r.events {
+                    if e.kind == EventKind::ChallengeUnanswered {
+                        *got.entry(e.source_ip.unwrap().to_string()).or_default() += 1;
+                    }
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Challenge(s) => {
+                        let r = sim.see(&addr(s), Seen::ChallengeSent);
+                        tally(&r, &mut got);
+                        model.entry(s).or_default().push((t + 32, false));
+                    }
+                    Op::Answer(s) => {
+                        let r = sim.see(&addr(s), Seen::Credentials { extension: "1", outcome: OK });
+                        tally(&r, &mut got);
+                        if let Some(p) = model.get_mut(&s).and_then(|v| v.iter_mut().find(|(_, a)| !a)) {
+                            p.1 = true;
+                        }
+                    }
+                    Op::Wait(secs) => {
+                        sim.advance(u64::from(secs));
+                        t += u64::from(secs);
+                        let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+                        tally(&r, &mut got);
+                    }
+                }
+                // Expire the model at t (the tracker expires at the start of
+                // each call, and after a challenge is queued).
+                for (s, pending) in model.iter_mut() {
+                    pending.retain(|&(d, answered)| {
+                        if d <= t {
+                            if !answered {
+                                *expected.entry(ip(*s)).or_default() += 1;
+                            }
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
+            }
+            sim.advance(100);
+            let r = sim.tracker.poll(sim.clock.now(), sim.clock.wall());
+            tally(&r, &mut got);
+            for (s, pending) in &model {
+                let n = pending.iter().filter(|(_, a)| !a).count();
+                if n > 0 {
+                    *expected.entry(ip(*s)).or_default() += n;
+                }
+            }
+            prop_assert_eq!(got, expected);
+            prop_assert_eq!(sim.tracker.open_challenges(), 0);
+        }
+    }
+}
