@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod country;
+mod decision;
+mod error;
+mod hours;
+mod numbers;
+pub mod pattern;
+mod policy;
+
+pub use config::{
+    CallClass, CountryConfig, DEFAULT_MAX_CALL_DURATION, ExtensionConfig, OutboundConfig,
+    PORTSIP_STANDARD_INTERNATIONAL_USER, PORTSIP_STANDARD_USER, PinEntry, RoleConfig, RouteConfig,
+    RoutePattern,
+};
+pub use decision::{Decision, DenyCode, Outcome};
+pub use error::{Error, PatternProblem, Result};
+pub use hours::{Holiday, TimeCondition, TimeConditionConfig, WeeklyRange};
+pub use pattern::DialPattern;
+pub use policy::{Call, Caller, MAX_NUMBER_LEN, MAX_PIN_LEN, OutboundPolicy};
