@@ -1,0 +1,1215 @@
+//! The ban list: bans with reasons, expiry, escalation, grace, whitelist,
+//! change notifications and snapshots.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use pbxsec_core::{Clock, Instant, UnixTime};
+use serde::{Deserialize, Serialize};
+
+use crate::key::{IpFold, fold_key};
+use crate::rate::{
+    check_capacity, check_prefixes, default_capacity, default_v4, default_v6, opt_duration,
+};
+use crate::whitelist::Whitelist;
+use crate::{Error, Result};
+
+/// The default base ban duration: one hour.
+pub const DEFAULT_BAN: Duration = Duration::from_secs(3600);
+/// The default repeat memory: one day (fail2ban's `recidive` `findtime`).
+pub const DEFAULT_REPEAT_MEMORY: Duration = Duration::from_secs(86_400);
+/// The default number of unread changes kept for [`BanList::drain_changes`].
+pub const DEFAULT_MAX_PENDING_CHANGES: usize = 4096;
+
+/// How repeat offenders are punished harder.
+///
+/// A ban's length is `base × factor^repeat`, capped at `max_ban`, where
+/// `repeat` is how many earlier bans of the same key are remembered (bans
+/// less than `repeat_memory` before this one, chained). fail2ban's
+/// `bantime.increment = true` doubles per repeat: `factor = 2`;
+/// `bantime.maxtime` is `max_ban`. Then, if `recidive` is set and this is at
+/// least its `after_bans`-th remembered ban, the ban lasts at least its
+/// `ban_for` (fail2ban's `recidive` jail: 5 bans within a day, banned for a
+/// week). Finally, if `permanent_after = Some(k)`, the k-th remembered ban
+/// and every later one is permanent, until an administrator unbans it
+/// (Yeastar P-Series: temporary denials, then a permanent ban).
+///
+/// The default has `factor = 1` (no escalation), no cap, no recidive, no
+/// permanent ban, and remembers repeats for one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    /// Multiplier per remembered repeat (default 1; at least 1).
+    #[serde(default = "one")]
+    pub factor: u32,
+    /// The longest a non-permanent ban may last (default: no cap).
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_ban: Option<Duration>,
+    /// The k-th remembered ban and later ones are permanent (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permanent_after: Option<u32>,
+    /// How long after a ban another ban counts as a repeat (default 1 day).
+    #[serde(
+        default = "default_repeat_memory",
+        with = "pbxsec_core::duration::serde"
+    )]
+    pub repeat_memory: Duration,
+    /// A long ban after repeated bans (fail2ban `recidive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recidive: Option<Recidive>,
+}
+
+/// fail2ban's `recidive` jail as a rule: the `after_bans`-th ban within the
+/// repeat memory lasts at least `ban_for`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recidive {
+    /// Which remembered ban triggers it (fail2ban: `maxretry = 5`).
+    pub after_bans: u32,
+    /// How long that ban lasts at least (fail2ban: `bantime = 1w`).
+    #[serde(with = "pbxsec_core::duration::serde")]
+    pub ban_for: Duration,
+}
+
+fn one() -> u32 {
+    1
+}
+fn default_repeat_memory() -> Duration {
+    DEFAULT_REPEAT_MEMORY
+}
+fn default_ban() -> Duration {
+    DEFAULT_BAN
+}
+fn default_origin() -> String {
+    "local".to_owned()
+}
+fn default_pending() -> usize {
+    DEFAULT_MAX_PENDING_CHANGES
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Self {
+            factor: 1,
+            max_ban: None,
+            permanent_after: None,
+            repeat_memory: DEFAULT_REPEAT_MEMORY,
+            recidive: None,
+        }
+    }
+}
+
+impl Escalation {
+    /// fail2ban with `bantime.increment = true`, `bantime.factor = 1`
+    /// (the ban time doubles per repeat), `bantime.maxtime = 5w` and its
+    /// `recidive` jail (5 bans within 1 day → banned for 1 week).
+    pub fn fail2ban() -> Self {
+        Self {
+            factor: 2,
+            max_ban: Some(Duration::from_secs(5 * 7 * 86_400)),
+            permanent_after: None,
+            repeat_memory: DEFAULT_REPEAT_MEMORY,
+            recidive: Some(Recidive {
+                after_bans: 5,
+                ban_for: Duration::from_secs(7 * 86_400),
+            }),
+        }
+    }
+
+    /// The length of a ban with `repeat` earlier remembered bans; `None`
+    /// means permanent.
+    pub fn duration(&self, base: Duration, repeat: u32) -> Option<Duration> {
+        let nth = repeat.saturating_add(1);
+        if let Some(k) = self.permanent_after {
+            if nth >= k {
+                return None;
+            }
+        }
+        let mut d = base;
+        for _ in 0..repeat.min(64) {
+            d = d.saturating_mul(self.factor);
+            if let Some(max) = self.max_ban {
+                if d >= max {
+                    break;
+                }
+            }
+        }
+        if let Some(max) = self.max_ban {
+            d = d.min(max);
+        }
+        if let Some(r) = &self.recidive {
+            if nth >= r.after_bans {
+                d = d.max(r.ban_for);
+            }
+        }
+        Some(d)
+    }
+}
+
+/// A ban list as data.
+///
+/// ```
+/// use pbxsec_ratelimit::BanConfig;
+/// let c: BanConfig = serde_json::from_str(r#"{
+///     "ban_for": "1h",
+///     "escalation": {"factor": 2, "max_ban": "1w", "permanent_after": 5},
+///     "whitelist": ["10.0.0.0/8", "2001:db8::/32"],
+///     "unban_grace": "15m"
+/// }"#).unwrap();
+/// assert_eq!(c.ipv6_prefix, 64);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanConfig {
+    /// The base length of a ban from [`BanList::ban`] (default 1 h).
+    #[serde(default = "default_ban", with = "pbxsec_core::duration::serde")]
+    pub ban_for: Duration,
+    /// Longer bans for repeat offenders (default: none).
+    #[serde(default)]
+    pub escalation: Escalation,
+    /// After a manual unban, the key cannot be banned automatically again
+    /// for this long (default 0: no grace).
+    #[serde(default, with = "pbxsec_core::duration::serde")]
+    pub unban_grace: Duration,
+    /// Networks never banned (and, when shared with the counters, never
+    /// counted).
+    #[serde(default)]
+    pub whitelist: Vec<IpNet>,
+    /// The most keys remembered (bans and repeat history; default 65 536).
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// IPv6 keys are folded to this prefix, so a ban covers the whole
+    /// prefix (default 64).
+    #[serde(default = "default_v6")]
+    pub ipv6_prefix: u8,
+    /// IPv4 keys are folded to this prefix (default 32).
+    #[serde(default = "default_v4")]
+    pub ipv4_prefix: u8,
+    /// This node's name in [`BanChange::origin`] (default `"local"`); give
+    /// every node of a cluster its own.
+    #[serde(default = "default_origin")]
+    pub origin: String,
+    /// Unread changes kept for [`BanList::drain_changes`]; beyond that the
+    /// oldest are dropped and counted (default 4096).
+    #[serde(default = "default_pending")]
+    pub max_pending_changes: usize,
+}
+
+impl Default for BanConfig {
+    fn default() -> Self {
+        Self {
+            ban_for: DEFAULT_BAN,
+            escalation: Escalation::default(),
+            unban_grace: Duration::ZERO,
+            whitelist: Vec::new(),
+            capacity: default_capacity(),
+            ipv6_prefix: default_v6(),
+            ipv4_prefix: default_v4(),
+            origin: default_origin(),
+            max_pending_changes: DEFAULT_MAX_PENDING_CHANGES,
+        }
+    }
+}
+
+/// Why a ban was lifted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnbanCause {
+    /// An administrator (or API caller) removed it.
+    Manual,
+    /// Its time ran out.
+    Expired,
+}
+
+/// What changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BanAction {
+    /// The key is banned (new, or extended).
+    Ban {
+        /// When it ends (wall clock); absent: permanent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<UnixTime>,
+        /// Why, for people.
+        reason: String,
+        /// The rule that banned it (e.g. `"sip-auth"`).
+        rule: String,
+        /// Earlier bans of this key still remembered (0 for a first ban).
+        repeat: u32,
+    },
+    /// The ban was lifted.
+    Unban {
+        /// Why.
+        cause: UnbanCause,
+        /// No automatic ban before this time (manual unban with grace).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_until: Option<UnixTime>,
+    },
+}
+
+/// One change of the ban list, as a value: log it, or send it to the other
+/// nodes of a cluster, which hand it to [`BanList::apply_remote`].
+///
+/// Times are wall-clock ([`UnixTime`], RFC 3339 in JSON), so they mean the
+/// same on every host. `origin` and `seq` identify the change: a node
+/// ignores its own changes coming back, and `seq` grows by one per change
+/// of one origin, so a receiver can spot a gap.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use pbxsec_ratelimit::{BanAction, BanChange};
+/// let json = r#"{"origin":"pbx-2","seq":7,"at":"2026-11-23T18:00:00.000Z","key":"203.0.113.9",
+///   "change":{"action":"ban","until":"2026-11-23T19:00:00.000Z","reason":"50 failed auths","rule":"sip-auth","repeat":0}}"#;
+/// let c: BanChange<IpAddr> = serde_json::from_str(json).unwrap();
+/// assert!(matches!(c.change, BanAction::Ban { .. }));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanChange<K> {
+    /// The node that made the change ([`BanConfig::origin`]).
+    pub origin: String,
+    /// The change's number at its origin, from 1.
+    pub seq: u64,
+    /// When it happened (wall clock).
+    pub at: UnixTime,
+    /// The key, folded as the ban list folds it.
+    pub key: K,
+    /// What happened.
+    pub change: BanAction,
+}
+
+/// A ban as [`BanList::get`] and [`BanList::list`] report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ban<K> {
+    /// The key, folded as the ban list folds it (an IPv6 `/64` prefix).
+    pub key: K,
+    /// Why, for people.
+    pub reason: String,
+    /// The rule that banned it.
+    pub rule: String,
+    /// When it started (monotonic).
+    pub since: Instant,
+    /// When it ends (monotonic); `None`: permanent.
+    pub until: Option<Instant>,
+    /// Earlier bans of this key still remembered.
+    pub repeat: u32,
+}
+
+/// The per-packet answer of [`BanList::check`]; `Copy`, no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BanCheck {
+    /// Not banned.
+    Clear,
+    /// Banned.
+    Banned {
+        /// When it ends; `None`: permanent.
+        until: Option<Instant>,
+    },
+}
+
+impl BanCheck {
+    /// `true` for [`BanCheck::Banned`].
+    pub const fn is_banned(self) -> bool {
+        matches!(self, Self::Banned { .. })
+    }
+
+    /// How long until the ban ends, for a `Retry-After`; `None` when clear
+    /// or permanent.
+    pub fn remaining(self, now: Instant) -> Option<Duration> {
+        match self {
+            Self::Banned { until: Some(t) } => Some(t.saturating_duration_since(now)),
+            _ => None,
+        }
+    }
+}
+
+/// What [`BanList::ban`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BanOutcome<K> {
+    /// Banned (or an existing ban extended); the change, also queued for
+    /// [`BanList::drain_changes`].
+    Banned(BanChange<K>),
+    /// Already banned at least as long; nothing changed.
+    AlreadyBanned {
+        /// When the existing ban ends; `None`: permanent.
+        until: Option<Instant>,
+    },
+    /// The key is whitelisted: never banned.
+    Whitelisted,
+    /// A manual unban granted a grace period that has not ended.
+    InGrace {
+        /// When the grace ends.
+        until: Instant,
+    },
+    /// The list is full of permanent bans; nothing could make room.
+    Full,
+}
+
+/// A ban list snapshot, for disk or a new node. See [`BanList::snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanSnapshot<K> {
+    /// The format version, 1.
+    pub version: u32,
+    /// The node it was taken on.
+    pub origin: String,
+    /// When it was taken (wall clock).
+    pub taken_at: UnixTime,
+    /// Every key with a ban, a grace period or remembered repeats.
+    pub entries: Vec<SnapshotEntry<K>>,
+}
+
+/// One key in a [`BanSnapshot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotEntry<K> {
+    /// The key, folded.
+    pub key: K,
+    /// Its ban, if one is in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ban: Option<SnapshotBan>,
+    /// How many bans are remembered for the key (this one included).
+    pub bans: u32,
+    /// When the latest ban started (wall clock).
+    pub last_ban: UnixTime,
+    /// No automatic ban before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<UnixTime>,
+}
+
+/// A ban in a [`SnapshotEntry`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotBan {
+    /// When it started.
+    pub since: UnixTime,
+    /// When it ends; absent: permanent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<UnixTime>,
+    /// Why.
+    pub reason: String,
+    /// The rule that banned it.
+    pub rule: String,
+    /// Earlier bans remembered when it was made.
+    pub repeat: u32,
+}
+
+struct Active {
+    since: u64,
+    until: Option<u64>,
+    reason: String,
+    rule: String,
+    repeat: u32,
+}
+
+struct Record {
+    active: Option<Active>,
+    bans: u32,
+    last_ban: u64,
+    grace_until: u64,
+    /// Its entry in `expiries` (active, timed) or `forgets` (inactive).
+    idx: Option<(u64, u64)>,
+}
+
+struct State<K> {
+    records: HashMap<K, Record, ahash::RandomState>,
+    /// (end, id) of every timed active ban.
+    expiries: BTreeMap<(u64, u64), K>,
+    /// (forget time, id) of every inactive record.
+    forgets: BTreeMap<(u64, u64), K>,
+    next_id: u64,
+}
+
+/// The ban list: who is banned, why, until when; escalation for repeat
+/// offenders; a whitelist; change notifications for a cluster; snapshots.
+///
+/// # How to drive it
+///
+/// 1. Build it once from a [`BanConfig`] with [`BanList::new`]; share it
+///    (`Arc<BanList<_>>`) between threads.
+/// 2. Per packet or request, first thing: [`check(&key, now)`](Self::check)
+///    (a read lock and one hash lookup, no allocation). On
+///    [`BanCheck::Banned`], drop the packet (or answer 403 / 503 with
+///    [`BanCheck::remaining`] as `Retry-After`).
+/// 3. When a counter says a key crossed its threshold, call
+///    [`ban(&key, reason, rule, &clock)`](Self::ban) or
+///    [`ban_for`](Self::ban_for) with the rule's own base duration. The
+///    ban's length is escalated for repeat offenders ([`Escalation`]). The
+///    returned [`BanOutcome`] carries the [`BanChange`].
+/// 4. Every few seconds (a timer in the caller), call
+///    [`expire(&clock)`](Self::expire): it lifts bans whose time ran out and
+///    forgets old history, returning the `Unban` changes. A ban is not in
+///    force after its end even if `expire` was not called; `expire` only
+///    reports it and frees memory.
+/// 5. For a cluster: [`drain_changes`](Self::drain_changes) returns every
+///    change made here since the last call (ban, unban, expiry), to publish;
+///    changes received from other nodes go to
+///    [`apply_remote`](Self::apply_remote), which applies them without
+///    queueing them again.
+/// 6. On shutdown (and periodically), [`snapshot(&clock)`](Self::snapshot)
+///    and write it (serde); on start, [`restore`](Self::restore) it. Expired
+///    bans are dropped on restore; a restart loses no ban.
+///
+/// Keys are folded ([`IpFold`]): with the default `/64`, banning
+/// `2001:db8::1` bans `2001:db8::/64`, and `check` of any address in it
+/// reports the ban. Whitelisted keys are never banned. Bans live in their
+/// own table, apart from the counters, so flooding a counter cannot evict a
+/// ban; the list itself holds at most [`BanConfig::capacity`] keys (see the
+/// crate docs, "Bounded memory").
+///
+/// ```
+/// use std::net::IpAddr;
+/// use std::time::Duration;
+/// use pbxsec_core::{Clock, ManualClock};
+/// use pbxsec_ratelimit::{BanConfig, BanList, BanOutcome};
+///
+/// let clock = ManualClock::default();
+/// let bans: BanList<IpAddr> = BanList::new(BanConfig::default()).unwrap();
+/// let ip: IpAddr = "2001:db8::7".parse().unwrap();
+/// assert!(matches!(bans.ban(&ip, "50 failed auths", "sip-auth", &clock), BanOutcome::Banned(_)));
+/// let neighbour: IpAddr = "2001:db8::8".parse().unwrap(); // same /64
+/// assert!(bans.check(&neighbour, clock.now()).is_banned());
+/// clock.advance(Duration::from_secs(3600));
+/// assert!(!bans.check(&ip, clock.now()).is_banned()); // 1 h later
+/// ```
+pub struct BanList<K> {
+    state: RwLock<State<K>>,
+    changes: Mutex<Changes<K>>,
+    fold: IpFold,
+    whitelist: Arc<Whitelist<K>>,
+    config: BanConfig,
+}
+
+struct Changes<K> {
+    queue: VecDeque<BanChange<K>>,
+    seq: u64,
+    dropped: u64,
+}
+
+impl<K: Hash + Eq + Clone + 'static> TryFrom<BanConfig> for BanList<K> {
+    type Error = Error;
+    fn try_from(config: BanConfig) -> Result<Self> {
+        Self::new(config)
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Wall time of monotonic `t`, given that `now` is `wall`.
+fn to_wall(t: u64, now: Instant, wall: UnixTime) -> UnixTime {
+    let now = now.as_nanos();
+    if t >= now {
+        wall.saturating_add(Duration::from_nanos(t - now))
+    } else {
+        let back = (now - t) / 1_000_000;
+        UnixTime::from_millis(wall.as_millis().saturating_sub(back))
+    }
+}
+
+/// Monotonic time of wall `w`, given that `now` is `wall`.
+fn to_mono(w: UnixTime, now: Instant, wall: UnixTime) -> u64 {
+    let now = now.as_nanos();
+    if w >= wall {
+        let ms = w.as_millis() - wall.as_millis();
+        now.saturating_add(ms.saturating_mul(1_000_000))
+    } else {
+        let ms = wall.as_millis() - w.as_millis();
+        now.saturating_sub(ms.saturating_mul(1_000_000))
+    }
+}
+
+impl<K: Hash + Eq + Clone + 'static> State<K> {
+    fn unindex(&mut self, key: &K) {
+        let Some(rec) = self.records.get_mut(key) else {
+            return;
+        };
+        if let Some(idx) = rec.idx.take() {
+            if rec.active.is_some() {
+                self.expiries.remove(&idx);
+            } else {
+                self.forgets.remove(&idx);
+            }
+        }
+    }
+
+    /// Puts the record in the right index; removes it if nothing is left to
+    /// remember.
+    fn reindex(&mut self, key: &K, repeat_memory: u64) {
+        self.unindex(key);
+        let id = self.next_id;
+        let Some(rec) = self.records.get_mut(key) else {
+            return;
+        };
+        match &rec.active {
+            Some(a) => {
+                if let Some(until) = a.until {
+                    rec.idx = Some((until, id));
+                    self.expiries.insert((until, id), key.clone());
+                    self.next_id += 1;
+                }
+            }
+            None => {
+                let forget = rec
+                    .last_ban
+                    .saturating_add(repeat_memory)
+                    .max(rec.grace_until);
+                rec.idx = Some((forget, id));
+                self.forgets.insert((forget, id), key.clone());
+                self.next_id += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &K) {
+        self.unindex(key);
+        self.records.remove(key);
+    }
+}
+
+impl<K: Hash + Eq + Clone + 'static> BanList<K> {
+    /// Validates `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] naming the field: a zero `escalation.factor`,
+    /// a zero `permanent_after` or `recidive.after_bans`, a zero or too large
+    /// `capacity`, a bad prefix, an empty `origin`.
+    pub fn new(config: BanConfig) -> Result<Self> {
+        check_capacity(config.capacity)?;
+        check_prefixes(config.ipv4_prefix, config.ipv6_prefix)?;
+        if config.escalation.factor == 0 {
+            return Err(Error::config("escalation.factor", "must be at least 1"));
+        }
+        if config.escalation.permanent_after == Some(0) {
+            return Err(Error::config(
+                "escalation.permanent_after",
+                "must be at least 1",
+            ));
+        }
+        if config
+            .escalation
+            .recidive
+            .as_ref()
+            .is_some_and(|r| r.after_bans == 0)
+        {
+            return Err(Error::config(
+                "escalation.recidive.after_bans",
+                "must be at least 1",
+            ));
+        }
+        if config.origin.is_empty() {
+            return Err(Error::config("origin", "must not be empty"));
+        }
+        let whitelist = Arc::new(Whitelist::from_nets(config.whitelist.iter().copied()));
+        Ok(Self {
+            state: RwLock::new(State {
+                records: HashMap::with_hasher(ahash::RandomState::new()),
+                expiries: BTreeMap::new(),
+                forgets: BTreeMap::new(),
+                next_id: 0,
+            }),
+            changes: Mutex::new(Changes {
+                queue: VecDeque::new(),
+                seq: 0,
+                dropped: 0,
+            }),
+            fold: IpFold::new(config.ipv4_prefix, config.ipv6_prefix),
+            whitelist,
+            config,
+        })
+    }
+
+    /// The same list with another whitelist (replacing the one from
+    /// [`BanConfig::whitelist`]); share it with the counters so that they
+    /// never count what is never banned.
+    #[must_use]
+    pub fn with_whitelist(mut self, whitelist: Arc<Whitelist<K>>) -> Self {
+        self.whitelist = whitelist;
+        self
+    }
+
+    /// The whitelist in force (share it with the counters).
+    pub fn whitelist(&self) -> Arc<Whitelist<K>> {
+        Arc::clone(&self.whitelist)
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &BanConfig {
+        &self.config
+    }
+
+    /// The key as this list stores it (canonical, folded).
+    pub fn folded(&self, key: &K) -> K {
+        fold_key(self.fold, key).into_owned()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State<K>> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State<K>> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Is `key` banned at `now`? The per-packet check.
+    #[inline]
+    pub fn check(&self, key: &K, now: Instant) -> BanCheck {
+        let key = fold_key(self.fold, key);
+        let state = self.read();
+        match state.records.get(&key).and_then(|r| r.active.as_ref()) {
+            Some(a) if a.until.is_none_or(|u| u > now.as_nanos()) => BanCheck::Banned {
+                until: a.until.map(Instant::from_nanos),
+            },
+            _ => BanCheck::Clear,
+        }
+    }
+
+    /// `check(key, now).is_banned()`.
+    #[inline]
+    pub fn is_banned(&self, key: &K, now: Instant) -> bool {
+        self.check(key, now).is_banned()
+    }
+
+    /// The ban in force for `key`, with its reason and rule.
+    pub fn get(&self, key: &K, now: Instant) -> Option<Ban<K>> {
+        let key = fold_key(self.fold, key);
+        let state = self.read();
+        let rec = state.records.get(&key)?;
+        let a = rec.active.as_ref()?;
+        if a.until.is_some_and(|u| u <= now.as_nanos()) {
+            return None;
+        }
+        Some(Ban {
+            key: key.into_owned(),
+            reason: a.reason.clone(),
+            rule: a.rule.clone(),
+            since: Instant::from_nanos(a.since),
+            until: a.until.map(Instant::from_nanos),
+            repeat: a.repeat,
+        })
+    }
+
+    /// Every ban in force at `now` (unordered).
+    pub fn list(&self, now: Instant) -> Vec<Ban<K>> {
+        let state = self.read();
+        state
+            .records
+            .iter()
+            .filter_map(|(k, rec)| {
+                let a = rec.active.as_ref()?;
+                if a.until.is_some_and(|u| u <= now.as_nanos()) {
+                    return None;
+                }
+                Some(Ban {
+                    key: k.clone(),
+                    reason: a.reason.clone(),
+                    rule: a.rule.clone(),
+                    since: Instant::from_nanos(a.since),
+                    until: a.until.map(Instant::from_nanos),
+                    repeat: a.repeat,
+                })
+            })
+            .collect()
+    }
+
+    /// The number of bans in force at `now`.
+    pub fn len(&self, now: Instant) -> usize {
+        let state = self.read();
+        state
+            .records
+            .values()
+            .filter(|r| {
+                r.active
+                    .as_ref()
+                    .is_some_and(|a| a.until.is_none_or(|u| u > now.as_nanos()))
+            })
+            .count()
+    }
+
+    /// `true` when no ban is in force at `now`.
+    pub fn is_empty(&self, now: Instant) -> bool {
+        self.len(now) == 0
+    }
+
+    /// The number of keys remembered (bans, grace periods, repeat history).
+    pub fn remembered(&self) -> usize {
+        self.read().records.len()
+    }
+
+    /// Bans `key` for [`BanConfig::ban_for`], escalated.
+    pub fn ban(&self, key: &K, reason: &str, rule: &str, clock: &impl Clock) -> BanOutcome<K> {
+        self.ban_for(key, self.config.ban_for, reason, rule, clock)
+    }
+
+    /// Bans `key` for `base`, escalated for repeat offenders (see
+    /// [`Escalation`]). A key already banned until later is left alone
+    /// ([`BanOutcome::AlreadyBanned`]); one banned until sooner has its ban
+    /// extended (not counted as a repeat). Whitelisted keys and keys in an
+    /// unban grace period are not banned.
+    pub fn ban_for(
+        &self,
+        key: &K,
+        base: Duration,
+        reason: &str,
+        rule: &str,
+        clock: &impl Clock,
+    ) -> BanOutcome<K> {
+        self.ban_inner(key, Some(base), reason, rule, clock, false)
+    }
+
+    /// Bans `key` permanently, until [`unban`](Self::unban): an
+    /// administrator's ban. Ignores grace periods, not the whitelist.
+    pub fn ban_permanent(
+        &self,
+        key: &K,
+        reason: &str,
+        rule: &str,
+        clock: &impl Clock,
+    ) -> BanOutcome<K> {
+        self.ban_inner(key, None, reason, rule, clock, true)
+    }
+
+    fn ban_inner(
+        &self,
+        key: &K,
+        base: Option<Duration>,
+        reason: &str,
+        rule: &str,
+        clock: &impl Clock,
+        manual: bool,
+    ) -> BanOutcome<K> {
+        if self.whitelist.contains(key) {
+            return BanOutcome::Whitelisted;
+        }
+        let key = fold_key(self.fold, key).into_owned();
+        if self.whitelist.contains(&key) {
+            return BanOutcome::Whitelisted;
+        }
+        let now = clock.now();
+        let wall = clock.wall();
+        let now_n = now.as_nanos();
+        let memory = nanos(self.config.escalation.repeat_memory);
+        let mut state = self.write();
+        self.purge_locked(&mut state, now, wall);
+        let (repeat, extend_only) = match state.records.get(&key) {
+            Some(rec) => {
+                if let Some(a) = &rec.active {
+                    // Still in force (purge removed ended ones).
+                    let new_until = base.map(|b| now_n.saturating_add(nanos(b)));
+                    let longer = match (a.until, new_until) {
+                        (None, _) => false,
+                        (Some(_), None) => true,
+                        (Some(old), Some(new)) => new > old,
+                    };
+                    if !longer {
+                        return BanOutcome::AlreadyBanned {
+                            until: a.until.map(Instant::from_nanos),
+                        };
+                    }
+                    (a.repeat, true)
+                } else {
+                    if !manual && rec.grace_until > now_n {
+                        return BanOutcome::InGrace {
+                            until: Instant::from_nanos(rec.grace_until),
+                        };
+                    }
+                    let remembered = rec.last_ban.saturating_add(memory) > now_n;
+                    (if remembered { rec.bans } else { 0 }, false)
+                }
+            }
+            None => (0, false),
+        };
+        let until = if extend_only {
+            base.map(|b| now_n.saturating_add(nanos(b)))
+        } else {
+            match base {
+                Some(b) => self
+                    .config
+                    .escalation
+                    .duration(b, repeat)
+                    .map(|d| now_n.saturating_add(nanos(d))),
+                None => None,
+            }
+        };
+        if !state.records.contains_key(&key) && !self.make_room(&mut state) {
+            return BanOutcome::Full;
+        }
+        let rec = state.records.entry(key.clone()).or_insert(Record {
+            active: None,
+            bans: 0,
+            last_ban: 0,
+            grace_until: 0,
+            idx: None,
+        });
+        if !extend_only {
+            rec.bans = repeat.saturating_add(1);
+            rec.last_ban = now_n;
+        }
+        let since = rec.active.as_ref().map_or(now_n, |a| a.since);
+        // Unindex before the record changes kind.
+        let had_active = rec.active.is_some();
+        let old_idx = rec.idx.take();
+        if let Some(idx) = old_idx {
+            if had_active {
+                state.expiries.remove(&idx);
+            } else {
+                state.forgets.remove(&idx);
+            }
+        }
+        if let Some(rec) = state.records.get_mut(&key) {
+            rec.grace_until = 0;
+            rec.active = Some(Active {
+                since,
+                until,
+                reason: reason.to_owned(),
+                rule: rule.to_owned(),
+                repeat,
+            });
+        }
+        state.reindex(&key, memory);
+        drop(state);
+        let change = self.emit(
+            key,
+            wall,
+            BanAction::Ban {
+                until: until.map(|u| to_wall(u, now, wall)),
+                reason: reason.to_owned(),
+                rule: rule.to_owned(),
+                repeat,
+            },
+        );
+        BanOutcome::Banned(change)
+    }
+
+    /// Frees one place: the inactive record forgotten soonest, else the
+    /// timed ban ending soonest. `false` if only permanent bans are left.
+    fn make_room(&self, state: &mut State<K>) -> bool {
+        if state.records.len() < self.config.capacity {
+            return true;
+        }
+        let victim = state
+            .forgets
+            .first_key_value()
+            .or_else(|| state.expiries.first_key_value())
+            .map(|(_, k)| k.clone());
+        match victim {
+            Some(k) => {
+                state.remove(&k);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lifts `key`'s ban (a manual unban). With [`BanConfig::unban_grace`],
+    /// the key is not banned automatically again before the grace ends.
+    /// Its repeat history is kept (see [`forget`](Self::forget)). Returns
+    /// the change, or `None` if the key was not banned.
+    pub fn unban(&self, key: &K, clock: &impl Clock) -> Option<BanChange<K>> {
+        let key = fold_key(self.fold, key).into_owned();
+        let now = clock.now();
+        let wall = clock.wall();
+        let memory = nanos(self.config.escalation.repeat_memory);
+        let grace = nanos(self.config.unban_grace);
+        let mut state = self.write();
+        let active = state
+            .records
+            .get(&key)?
+            .active
+            .as_ref()
+            .is_some_and(|a| a.until.is_none_or(|u| u > now.as_nanos()));
+        if !active {
+            return None;
+        }
+        state.unindex(&key);
+        let grace_until = now.as_nanos().saturating_add(grace);
+        if let Some(rec) = state.records.get_mut(&key) {
+            rec.active = None;
+            rec.grace_until = if grace > 0 { grace_until } else { 0 };
+        }
+        state.reindex(&key, memory);
+        drop(state);
+        Some(self.emit(
+            key,
+            wall,
+            BanAction::Unban {
+                cause: UnbanCause::Manual,
+                grace_until: (grace > 0).then(|| to_wall(grace_until, now, wall)),
+            },
+        ))
+    }
+
+    /// Forgets everything about `key`: ban, grace, repeat history. Emits an
+    /// `Unban` change if a ban was in force.
+    pub fn forget(&self, key: &K, clock: &impl Clock) -> Option<BanChange<K>> {
+        let change = self.unban(key, clock);
+        let key = fold_key(self.fold, key).into_owned();
+        self.write().remove(&key);
+        change
+    }
+
+    /// Lifts every ban whose time has run out and forgets history older
+    /// than the repeat memory; returns the `Unban { cause: Expired }`
+    /// changes (also queued for [`drain_changes`](Self::drain_changes)).
+    /// Call it every few seconds.
+    pub fn expire(&self, clock: &impl Clock) -> Vec<BanChange<K>> {
+        let now = clock.now();
+        let wall = clock.wall();
+        let mut state = self.write();
+        self.purge_locked(&mut state, now, wall)
+    }
+
+    fn purge_locked(
+        &self,
+        state: &mut State<K>,
+        now: Instant,
+        wall: UnixTime,
+    ) -> Vec<BanChange<K>> {
+        let now_n = now.as_nanos();
+        let memory = nanos(self.config.escalation.repeat_memory);
+        let mut ended = Vec::new();
+        while let Some(entry) = state.expiries.first_entry() {
+            if entry.key().0 > now_n {
+                break;
+            }
+            let ((until, _), key) = entry.remove_entry();
+            if let Some(rec) = state.records.get_mut(&key) {
+                rec.idx = None;
+                rec.active = None;
+            }
+            state.reindex(&key, memory);
+            ended.push((key, until));
+        }
+        while let Some(entry) = state.forgets.first_entry() {
+            if entry.key().0 > now_n {
+                break;
+            }
+            let (_, key) = entry.remove_entry();
+            state.records.remove(&key);
+        }
+        ended
+            .into_iter()
+            .map(|(key, until)| {
+                self.emit(
+                    key,
+                    to_wall(until, now, wall),
+                    BanAction::Unban {
+                        cause: UnbanCause::Expired,
+                        grace_until: None,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn emit(&self, key: K, at: UnixTime, change: BanAction) -> BanChange<K> {
+        let mut ch = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        ch.seq += 1;
+        let c = BanChange {
+            origin: self.config.origin.clone(),
+            seq: ch.seq,
+            at,
+            key,
+            change,
+        };
+        if self.config.max_pending_changes > 0 {
+            if ch.queue.len() >= self.config.max_pending_changes {
+                ch.queue.pop_front();
+                ch.dropped += 1;
+            }
+            ch.queue.push_back(c.clone());
+        } else {
+            ch.dropped += 1;
+        }
+        c
+    }
+
+    /// Every change made here (not applied from remote) since the last
+    /// call, oldest first.
+    pub fn drain_changes(&self) -> Vec<BanChange<K>> {
+        let mut ch = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        ch.queue.drain(..).collect()
+    }
+
+    /// How many changes were dropped unread because more than
+    /// [`BanConfig::max_pending_changes`] were waiting.
+    pub fn dropped_changes(&self) -> u64 {
+        self.changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dropped
+    }
+
+    /// Applies a change made on another node. Changes from this node's own
+    /// origin, bans for whitelisted keys and bans already over are ignored;
+    /// applied changes are not queued again (no echo). Returns `true` if
+    /// the list changed.
+    pub fn apply_remote(&self, change: &BanChange<K>, clock: &impl Clock) -> bool {
+        if change.origin == self.config.origin {
+            return false;
+        }
+        let key = fold_key(self.fold, &change.key).into_owned();
+        let now = clock.now();
+        let wall = clock.wall();
+        let now_n = now.as_nanos();
+        let memory = nanos(self.config.escalation.repeat_memory);
+        match &change.change {
+            BanAction::Ban {
+                until,
+                reason,
+                rule,
+                repeat,
+            } => {
+                if self.whitelist.contains(&key) {
+                    return false;
+                }
+                let until_m = until.map(|u| to_mono(u, now, wall));
+                if until_m.is_some_and(|u| u <= now_n) {
+                    return false;
+                }
+                let since = to_mono(change.at, now, wall).min(now_n);
+                let mut state = self.write();
+                if !state.records.contains_key(&key) && !self.make_room(&mut state) {
+                    return false;
+                }
+                state.unindex(&key);
+                let rec = state.records.entry(key.clone()).or_insert(Record {
+                    active: None,
+                    bans: 0,
+                    last_ban: 0,
+                    grace_until: 0,
+                    idx: None,
+                });
+                rec.bans = rec.bans.max(repeat.saturating_add(1));
+                rec.last_ban = rec.last_ban.max(since);
+                rec.grace_until = 0;
+                rec.active = Some(Active {
+                    since,
+                    until: until_m,
+                    reason: reason.clone(),
+                    rule: rule.clone(),
+                    repeat: *repeat,
+                });
+                state.reindex(&key, memory);
+                true
+            }
+            BanAction::Unban { grace_until, .. } => {
+                let mut state = self.write();
+                if state.records.get(&key).is_none_or(|r| r.active.is_none()) {
+                    return false;
+                }
+                state.unindex(&key);
+                if let Some(rec) = state.records.get_mut(&key) {
+                    rec.active = None;
+                    rec.grace_until = grace_until.map_or(0, |g| to_mono(g, now, wall));
+                }
+                state.reindex(&key, memory);
+                true
+            }
+        }
+    }
+
+    /// Every ban, grace period and remembered repeat, with wall-clock times
+    /// (via [`Clock::wall`]), to serialise with serde.
+    pub fn snapshot(&self, clock: &impl Clock) -> BanSnapshot<K> {
+        let now = clock.now();
+        let wall = clock.wall();
+        let now_n = now.as_nanos();
+        let state = self.read();
+        let entries = state
+            .records
+            .iter()
+            .map(|(k, rec)| SnapshotEntry {
+                key: k.clone(),
+                ban: rec
+                    .active
+                    .as_ref()
+                    .filter(|a| a.until.is_none_or(|u| u > now_n))
+                    .map(|a| SnapshotBan {
+                        since: to_wall(a.since, now, wall),
+                        until: a.until.map(|u| to_wall(u, now, wall)),
+                        reason: a.reason.clone(),
+                        rule: a.rule.clone(),
+                        repeat: a.repeat,
+                    }),
+                bans: rec.bans,
+                last_ban: to_wall(rec.last_ban, now, wall),
+                grace_until: (rec.grace_until > now_n).then(|| to_wall(rec.grace_until, now, wall)),
+            })
+            .collect();
+        BanSnapshot {
+            version: 1,
+            origin: self.config.origin.clone(),
+            taken_at: wall,
+            entries,
+        }
+    }
+
+    /// Loads a snapshot (taken here or on another node) into this list,
+    /// replacing what it holds for the same keys. Bans that ended by
+    /// [`Clock::wall`] are dropped (their repeat history is kept while
+    /// remembered), whitelisted keys are skipped, and no changes are queued.
+    /// Returns how many bans are in force from it.
+    pub fn restore(&self, snapshot: &BanSnapshot<K>, clock: &impl Clock) -> usize {
+        let now = clock.now();
+        let wall = clock.wall();
+        let now_n = now.as_nanos();
+        let memory = nanos(self.config.escalation.repeat_memory);
+        let mut restored = 0;
+        let mut state = self.write();
+        for e in &snapshot.entries {
+            let key = fold_key(self.fold, &e.key).into_owned();
+            if self.whitelist.contains(&key) {
+                continue;
+            }
+            let active = e.ban.as_ref().and_then(|b| {
+                let until = b.until.map(|u| to_mono(u, now, wall));
+                if until.is_some_and(|u| u <= now_n) {
+                    return None;
+                }
+                Some(Active {
+                    since: to_mono(b.since, now, wall),
+                    until,
+                    reason: b.reason.clone(),
+                    rule: b.rule.clone(),
+                    repeat: b.repeat,
+                })
+            });
+            let last_ban = to_mono(e.last_ban, now, wall);
+            let grace_until = e.grace_until.map_or(0, |g| to_mono(g, now, wall));
+            if active.is_none() && last_ban.saturating_add(memory) <= now_n && grace_until <= now_n
+            {
+                continue;
+            }
+            if !state.records.contains_key(&key) && !self.make_room(&mut state) {
+                continue;
+            }
+            if active.is_some() {
+                restored += 1;
+            }
+            state.unindex(&key);
+            state.records.insert(
+                key.clone(),
+                Record {
+                    active,
+                    bans: e.bans,
+                    last_ban,
+                    grace_until,
+                    idx: None,
+                },
+            );
+            state.reindex(&key, memory);
+        }
+        restored
+    }
+}
