@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pbxsec_core::Secret;
+use pbxsec_ratelimit::RateConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::hours::TimeConditionConfig;
@@ -94,7 +95,54 @@ pub struct OutboundConfig {
         with = "pbxsec_core::duration::serde"
     )]
     pub max_call_duration: Duration,
+    /// Outbound call frequency per extension (per tenant and extension on a
+    /// multi-tenant PBX), counted with `pbxsec_ratelimit::RateLimiter`.
+    /// Default: 5 calls per second, burst 5 (Yeastar P-Series); `null` turns
+    /// it off.
+    #[serde(default = "default_call_rate")]
+    pub call_rate: Option<RateConfig>,
+    /// Wrong PINs per extension before PIN routes are locked for it: a
+    /// GCRA budget (`pbxsec_ratelimit::RateLimiter`). Default: 3 per 15
+    /// minutes (one more attempt every 5 minutes once used up; our choice,
+    /// the products do not document one).
+    #[serde(default = "default_wrong_pin_rate")]
+    pub wrong_pin_rate: RateConfig,
+    /// Trunks with a limit on concurrent calls (Yeastar: "Max Concurrent
+    /// Calls" per trunk). A trunk not listed has no limit. Default: none.
+    #[serde(default)]
+    pub trunks: BTreeMap<String, TrunkConfig>,
+    /// Concurrent outbound calls on the whole system (PortSIP: global).
+    /// Default: none (no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_calls: Option<u32>,
+    /// Concurrent outbound calls per tenant (PortSIP: per tenant). Default:
+    /// none (no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_calls_per_tenant: Option<u32>,
 }
+
+/// A trunk's limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// The most calls on the trunk at once. Required.
+    pub max_concurrent_calls: u32,
+}
+
+/// Yeastar P-Series' outbound call frequency: 5 calls per second per
+/// extension.
+fn default_call_rate() -> Option<RateConfig> {
+    Some(RateConfig::yeastar_outbound_calls().with_capacity(DEFAULT_LIMITER_KEYS))
+}
+
+/// Our wrong-PIN budget: 3 per 15 minutes per extension.
+fn default_wrong_pin_rate() -> RateConfig {
+    RateConfig::new(3, Duration::from_secs(900)).with_capacity(DEFAULT_LIMITER_KEYS)
+}
+
+/// How many extensions the default call-rate and wrong-PIN limiters track
+/// at once (memory is allocated for them when the guard is built).
+pub const DEFAULT_LIMITER_KEYS: usize = 16_384;
 
 fn default_international_prefixes() -> Vec<String> {
     vec!["00".to_owned()]
@@ -120,6 +168,11 @@ impl Default for OutboundConfig {
             roles: BTreeMap::new(),
             extensions: BTreeMap::new(),
             max_call_duration: DEFAULT_MAX_CALL_DURATION,
+            call_rate: default_call_rate(),
+            wrong_pin_rate: default_wrong_pin_rate(),
+            trunks: BTreeMap::new(),
+            max_concurrent_calls: None,
+            max_concurrent_calls_per_tenant: None,
         }
     }
 }
@@ -277,7 +330,8 @@ mod opt_duration {
 impl OutboundConfig {
     /// Yeastar P-Series defaults ("Outbound Call Security" and the outbound
     /// route page): international prefix `00`, national prefix `0`, a
-    /// maximum call duration of 10800 s for every call, no routes (the
+    /// maximum call duration of 10800 s for every call, at most 5 outbound
+    /// calls per second per extension, no routes (the
     /// administrator adds routes such as `8X.` local, `0X.` long distance and
     /// `9X.` international, each with its permitted extensions), and country
     /// codes refused unless enabled once a country list is set.
@@ -290,6 +344,9 @@ impl OutboundConfig {
     /// User* (local, national and international calls), and one route for
     /// every external number (`X.`, open to every caller; the role decides).
     /// A caller with no role, or a role not listed, may not call out.
+    /// PortSIP's global and per-tenant concurrent-call limits are set per
+    /// installation (licence): fill in `max_concurrent_calls` and
+    /// `max_concurrent_calls_per_tenant`.
     pub fn portsip() -> Self {
         let mut roles = BTreeMap::new();
         roles.insert(

@@ -35,6 +35,16 @@ pub enum DenyCode {
     PinWrong,
     /// `outside_hours`: outside the route's or the extension's hours.
     OutsideHours,
+    /// `rate_exceeded`: the extension calls out faster than allowed.
+    RateExceeded,
+    /// `pin_locked`: too many wrong PINs from this extension for now.
+    PinLocked,
+    /// `trunk_full`: every trunk of the route is at its concurrent-call limit.
+    TrunkFull,
+    /// `tenant_full`: the tenant is at its concurrent-call limit.
+    TenantFull,
+    /// `system_full`: the system is at its concurrent-call limit.
+    SystemFull,
 }
 
 impl DenyCode {
@@ -51,14 +61,25 @@ impl DenyCode {
             Self::PinRequired => "pin_required",
             Self::PinWrong => "pin_wrong",
             Self::OutsideHours => "outside_hours",
+            Self::RateExceeded => "rate_exceeded",
+            Self::PinLocked => "pin_locked",
+            Self::TrunkFull => "trunk_full",
+            Self::TenantFull => "tenant_full",
+            Self::SystemFull => "system_full",
         }
     }
 
-    /// How a SIP stack or web front end should answer (`403 Forbidden` for
-    /// all but a missing or wrong PIN, which asks again with `401`).
+    /// How a SIP stack or web front end should answer: `401` for a missing
+    /// or wrong PIN (ask again), `503` for limits (`TooManyRequests` for
+    /// rates, `ServiceUnavailable` when lines are full), `404` for a
+    /// malformed number, `403 Forbidden` for the rest.
     pub const fn reject_reason(self) -> RejectReason {
         match self {
             Self::PinRequired | Self::PinWrong => RejectReason::Unauthorized,
+            Self::RateExceeded | Self::PinLocked => RejectReason::TooManyRequests,
+            Self::TrunkFull | Self::TenantFull | Self::SystemFull => {
+                RejectReason::ServiceUnavailable
+            }
             Self::InvalidNumber => RejectReason::NotFound,
             _ => RejectReason::Forbidden,
         }
@@ -82,8 +103,8 @@ pub enum Decision {
         route_index: usize,
         /// The number to send to the trunk (after strip and prepend).
         number: String,
-        /// The trunk to use: the route's first (or, from a
-        /// call limiter, the first with a free line).
+        /// The trunk to use: the route's first (or, from an
+        /// [`OutboundGuard`](crate::OutboundGuard), the first with a free line).
         trunk: Option<Arc<str>>,
         /// What kind of call it is.
         class: CallClass,

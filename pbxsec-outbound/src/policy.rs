@@ -478,7 +478,9 @@ impl OutboundPolicy {
             DenyCode::CountryNotAllowed
             | DenyCode::InternationalDisabled
             | DenyCode::NumberBlocked
-            | DenyCode::PinWrong => true,
+            | DenyCode::PinWrong
+            | DenyCode::PinLocked
+            | DenyCode::RateExceeded => true,
             DenyCode::InvalidNumber | DenyCode::PinRequired => false,
             _ => {
                 let symbols: Vec<u8> = call.dialled.bytes().filter_map(symbol).collect();
