@@ -451,9 +451,9 @@ impl OutboundPolicy {
     /// Decides on one call attempt at wall-clock time `wall` (read it from
     /// a [`pbxsec_core::Clock`]).
     ///
-    /// The checks, in order: the number is well formed; the extension's
-    /// switches (outbound disabled, outside business hours); the blocked
-    /// list (the allowed list overriding it); the routes in order, the first
+    /// The checks, in order: the number is well formed; the blocked list
+    /// (the allowed list overriding it); the extension's switches (outbound
+    /// disabled, outside business hours); the routes in order, the first
     /// whose pattern matches, which the caller may use and whose time
     /// condition is open is taken; on it, the caller's role and
     /// international switch, the country rules, the blocked list again on
@@ -534,6 +534,12 @@ impl OutboundPolicy {
             }
         }
         let symbols = buf.get(..len).unwrap_or_default();
+        if self.listed_blocked(dialled, symbols) {
+            return deny(
+                DenyCode::NumberBlocked,
+                format!("{dialled} is a blocked number"),
+            );
+        }
         let ext = self
             .extensions
             .get(call.caller.extension)
@@ -555,12 +561,6 @@ impl OutboundPolicy {
             return deny(
                 DenyCode::OutsideHours,
                 format!("extension {who} may not call out outside business hours"),
-            );
-        }
-        if self.listed_blocked(dialled, symbols) {
-            return deny(
-                DenyCode::NumberBlocked,
-                format!("{dialled} is a blocked number"),
             );
         }
 
