@@ -113,9 +113,10 @@ fn bench(c: &mut Criterion) {
     let config = config();
     let policy = OutboundPolicy::try_from(&config).unwrap();
     let wall = UnixTime::from_secs(1_800_000_000);
-    // Extension 1001 is on the international route's list.
-    let allowed = Call::new("1399", "9001212555123");
-    let refused_country = Call::new("1399", "9001242555123");
+    // Extension 1200 is on the international route's list (route 199: 1193-1242)
+    // but not on route 8 (`900X.`, 1056-1105), which matches first.
+    let allowed = Call::new("1200", "9001212555123");
+    let refused_country = Call::new("1200", "9001242555123");
     assert!(policy.decide(&allowed, wall).decision.is_allowed());
     assert!(!policy.decide(&refused_country, wall).decision.is_allowed());
 

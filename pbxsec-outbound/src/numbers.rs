@@ -19,7 +19,7 @@ struct Node {
 /// A compiled list of numbers and patterns.
 #[derive(Clone, Debug)]
 pub(crate) struct NumberList {
-    exact: HashSet<Box<str>>,
+    exact: HashSet<Box<str>, ahash::RandomState>,
     patterns: Vec<DialPattern>,
     trie: Vec<Node>,
 }
@@ -27,7 +27,7 @@ pub(crate) struct NumberList {
 impl Default for NumberList {
     fn default() -> Self {
         Self {
-            exact: HashSet::new(),
+            exact: HashSet::default(),
             patterns: Vec::new(),
             trie: vec![Node::default()],
         }

@@ -1,6 +1,10 @@
 //! The compiled policy and the decision it makes.
 
 use std::collections::{HashMap, HashSet};
+
+/// The hasher of every lookup table: `ahash` (fast on short keys, keyed
+/// per process so a config cannot be crafted against it).
+type Hasher = ahash::RandomState;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,9 +111,9 @@ struct Route {
     name: Arc<str>,
     patterns: Vec<CompiledPattern>,
     everyone: bool,
-    extensions: HashSet<Box<str>>,
-    groups: HashSet<Box<str>>,
-    roles: HashSet<Box<str>>,
+    extensions: HashSet<Box<str>, Hasher>,
+    groups: HashSet<Box<str>, Hasher>,
+    roles: HashSet<Box<str>, Hasher>,
     trunks: Vec<Arc<str>>,
     hours: Option<usize>,
     pins: Vec<Pin>,
@@ -170,8 +174,8 @@ pub struct OutboundPolicy {
     allowed: NumberList,
     conditions: Vec<TimeCondition>,
     business_hours: Option<usize>,
-    roles: HashMap<Box<str>, [bool; 3]>,
-    extensions: HashMap<Box<str>, Extension>,
+    roles: HashMap<Box<str>, [bool; 3], Hasher>,
+    extensions: HashMap<Box<str>, Extension, Hasher>,
     max_duration: Duration,
 }
 
@@ -382,7 +386,7 @@ impl OutboundPolicy {
                 (name.as_str().into(), classes)
             })
             .collect();
-        let mut extensions = HashMap::new();
+        let mut extensions = HashMap::default();
         for (name, e) in &c.extensions {
             if e.disable_outbound_calls_outside_business_hours && business_hours.is_none() {
                 return Err(Error::config(
