@@ -1,3 +1,315 @@
-//! Benchmarks (filled in below).
+//! Record an event for a random key and get the decision: pbxsec's GCRA
+//! `RateLimiter` (and exact `ThresholdCounter`) against governor's keyed
+//! limiter (DashMap state), quick_cache and a 16-shard `Mutex<HashMap>` with
+//! ahash, on the same keys in the same run, with one dependent random load
+//! over 64 MiB as the memory-latency floor; then one thread against two on
+//! distinct keys. Times are thread CPU time (see `ThreadCpu`).
+//!
+//! `cargo bench -p pbxsec-ratelimit --bench ratelimit`
 #![allow(missing_docs)]
-fn main() {}
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant as StdInstant};
+
+use cpu_time::ThreadTime;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, criterion_group, criterion_main};
+use governor::clock::FakeRelativeClock;
+use governor::{Quota, RateLimiter as Governor};
+use pbxsec_core::Instant;
+use pbxsec_ratelimit::{RateConfig, RateLimiter, ThresholdConfig, ThresholdCounter};
+
+const RATE: u32 = 500;
+const INTERVAL: u64 = 1_000_000_000 / RATE as u64;
+const TOLERANCE: u64 = INTERVAL * RATE as u64;
+/// Random indexes into the key set, walked in order (a power of two).
+const SEQ: usize = 1 << 22;
+
+/// Criterion measurement in thread CPU time, not wall time: on a machine
+/// shared with other builds, time spent descheduled is not the code's.
+pub struct ThreadCpu;
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for ThreadCpu {
+    type Intermediate = ThreadTime;
+    type Value = Duration;
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
+    }
+    fn end(&self, i: ThreadTime) -> Duration {
+        i.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The i-th of the distinct IPv4 keys: computed, not loaded, because a
+/// packet's source address is at hand (in the packet, in cache) when it is
+/// checked. A bijection on u32, so keys `0..n` are distinct.
+#[inline(always)]
+fn key(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(i.wrapping_mul(0x9E37_79B1) ^ 0x5bd1_e995))
+}
+
+/// A random walk over `n` keys (indexes, read in order).
+fn workload(n: usize, seed: u64) -> Vec<u32> {
+    let mut s = seed;
+    (0..SEQ)
+        .map(|_| (splitmix(&mut s) % n as u64) as u32)
+        .collect()
+}
+
+/// GCRA on a plain u64 TAT, shared by the peer baselines.
+#[inline]
+fn gcra(tat: &mut u64, now: u64) -> bool {
+    let new_tat = (*tat).max(now) + INTERVAL;
+    if new_tat - now <= TOLERANCE {
+        *tat = new_tat;
+        true
+    } else {
+        false
+    }
+}
+
+struct ShardedMutexMap {
+    shards: Vec<Mutex<HashMap<IpAddr, u64, ahash::RandomState>>>,
+    hasher: ahash::RandomState,
+}
+
+impl ShardedMutexMap {
+    fn new() -> Self {
+        Self {
+            shards: (0..16)
+                .map(|_| Mutex::new(HashMap::with_hasher(ahash::RandomState::new())))
+                .collect(),
+            hasher: ahash::RandomState::new(),
+        }
+    }
+    #[inline]
+    fn check(&self, key: &IpAddr, now: u64) -> bool {
+        let i = (self.hasher.hash_one(key) >> 60) as usize;
+        let mut map = self.shards[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        gcra(map.entry(*key).or_insert(0), now)
+    }
+}
+
+/// A random cyclic permutation over 64 MiB of u64: each step is one
+/// dependent random load.
+fn chase_table() -> Vec<u64> {
+    let n = (64 << 20) / 8;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut s = 42;
+    for i in (1..n).rev() {
+        let j = (splitmix(&mut s) % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    let mut next = vec![0u64; n];
+    for w in 0..n {
+        next[order[w]] = order[(w + 1) % n] as u64;
+    }
+    next
+}
+
+fn bench_checks(c: &mut Criterion<ThreadCpu>) {
+    let floor = chase_table();
+    for &(n, label) in &[(1_000usize, "1k"), (1_000_000, "1M")] {
+        let seq = workload(n, 7 + n as u64);
+        let mut g = c.benchmark_group(format!("check_random_keys/{label}"));
+        g.sample_size(20)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+
+        let ours: RateLimiter<IpAddr> =
+            RateLimiter::new(RateConfig::new(RATE, Duration::from_secs(1)).with_capacity(n))
+                .unwrap();
+        let mut i = 0usize;
+        let mut now = 1_000_000u64;
+        g.bench_function("pbxsec_ratelimit", |b| {
+            b.iter(|| {
+                i = (i + 1) & (SEQ - 1);
+                now += 100;
+                let k = &key(seq[i]);
+                black_box(ours.check(k, Instant::from_nanos(now)))
+            })
+        });
+        drop(ours);
+
+        let gov_clock = FakeRelativeClock::default();
+        let gov = Governor::dashmap_with_clock(
+            Quota::per_second(NonZeroU32::new(RATE).unwrap()),
+            gov_clock.clone(),
+        );
+        g.bench_function("governor_keyed_dashmap", |b| {
+            b.iter(|| {
+                i = (i + 1) & (SEQ - 1);
+                gov_clock.advance(Duration::from_nanos(100));
+                let k = &key(seq[i]);
+                black_box(gov.check_key(k).is_ok())
+            })
+        });
+        drop(gov);
+
+        // governor as its users run it: it reads its own clock (quanta) on
+        // every check, where the others are handed `now`.
+        let gov_default = Governor::keyed(Quota::per_second(NonZeroU32::new(RATE).unwrap()));
+        g.bench_function("governor_keyed_dashmap_own_clock", |b| {
+            b.iter(|| {
+                i = (i + 1) & (SEQ - 1);
+                let k = &key(seq[i]);
+                black_box(gov_default.check_key(k).is_ok())
+            })
+        });
+        drop(gov_default);
+
+        let qc: quick_cache::sync::Cache<IpAddr, u64> = quick_cache::sync::Cache::new(n);
+        g.bench_function("quick_cache", |b| {
+            b.iter(|| {
+                i = (i + 1) & (SEQ - 1);
+                now += 100;
+                let k = key(seq[i]);
+                let mut tat = qc.get(&k).unwrap_or(0);
+                let ok = gcra(&mut tat, now);
+                if ok {
+                    qc.insert(k, tat);
+                }
+                black_box(ok)
+            })
+        });
+        drop(qc);
+
+        let mm = ShardedMutexMap::new();
+        g.bench_function("mutex_hashmap_16_ahash", |b| {
+            b.iter(|| {
+                i = (i + 1) & (SEQ - 1);
+                now += 100;
+                black_box(mm.check(&key(seq[i]), now))
+            })
+        });
+        drop(mm);
+
+        let th: ThresholdCounter<IpAddr> = ThresholdCounter::new(
+            ThresholdConfig::new(40, Duration::from_secs(2)).with_capacity(n),
+        )
+        .unwrap();
+        g.bench_function("pbxsec_threshold_exact", |b| {
+            b.iter(|| {
+                i = (i + 1) & (SEQ - 1);
+                now += 100;
+                black_box(th.record(&key(seq[i]), 1, Instant::from_nanos(now)))
+            })
+        });
+        drop(th);
+
+        let mut p = 0u64;
+        g.bench_function("floor_dependent_load_64MiB", |b| {
+            b.iter(|| {
+                p = floor[p as usize];
+                black_box(p)
+            })
+        });
+        g.finish();
+    }
+}
+
+/// Distinct keys per thread: one thread doing `iters` checks, then two
+/// threads doing `iters` checks each. Throughput ratio = 2 * t1 / t2.
+fn bench_threads(c: &mut Criterion<ThreadCpu>) {
+    let n = 1_000_000;
+    let seq = workload(n, 99);
+    let ours: RateLimiter<IpAddr> =
+        RateLimiter::new(RateConfig::new(RATE, Duration::from_secs(1)).with_capacity(n)).unwrap();
+    let run = |t: usize, iters: u64| {
+        let mut now = 1_000_000u64;
+        let mut j = t * (SEQ / 2);
+        for _ in 0..iters {
+            j = (j + 1) & (SEQ - 1);
+            now += 100;
+            // Thread t uses only keys with index parity t: disjoint sets.
+            let idx = (seq[j] & !1) | t as u32;
+            black_box(ours.check(&key(idx), Instant::from_nanos(now)));
+        }
+    };
+    let mut g = c.benchmark_group("threads_distinct_keys_1M");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    // Wall clock: what the scaling target is about, distorted when the
+    // machine's cores are busy with other work.
+    g.bench_function("wall_one_thread_x_iters", |b| {
+        b.iter_custom(|iters| {
+            let start = StdInstant::now();
+            run(0, iters);
+            start.elapsed()
+        })
+    });
+    g.bench_function("wall_two_threads_x_iters_each", |b| {
+        b.iter_custom(|iters| {
+            let start = StdInstant::now();
+            std::thread::scope(|s| {
+                s.spawn(|| run(0, iters));
+                s.spawn(|| run(1, iters));
+            });
+            start.elapsed()
+        })
+    });
+    // CPU time of the slower thread: what the two threads would take with a
+    // core each (lock contention and shared cache lines still show).
+    g.bench_function("cpu_one_thread_x_iters", |b| {
+        b.iter_custom(|iters| {
+            let start = ThreadTime::now();
+            run(0, iters);
+            start.elapsed()
+        })
+    });
+    g.bench_function("cpu_two_threads_x_iters_each", |b| {
+        b.iter_custom(|iters| {
+            std::thread::scope(|s| {
+                let a = s.spawn(|| {
+                    let t = ThreadTime::now();
+                    run(0, iters);
+                    t.elapsed()
+                });
+                let b = s.spawn(|| {
+                    let t = ThreadTime::now();
+                    run(1, iters);
+                    t.elapsed()
+                });
+                a.join().unwrap().max(b.join().unwrap())
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = bench_checks, bench_threads
+}
+criterion_main!(benches);

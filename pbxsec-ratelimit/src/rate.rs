@@ -301,8 +301,8 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
         &self.config
     }
 
-    /// The number of keys it can hold (the capacity rounded up to a power
-    /// of two).
+    /// The number of slots (the configured capacity × 1.5, rounded up
+    /// to whole buckets): the most keys it can hold at once.
     pub fn capacity(&self) -> usize {
         self.table.capacity()
     }

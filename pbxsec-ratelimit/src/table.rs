@@ -2,8 +2,8 @@
 //!
 //! Why our own table instead of `HashMap`, `DashMap` or a cache crate:
 //!
-//! * **Bounded by construction.** All slots are allocated once, at the
-//!   configured capacity; nothing grows under a flood, and there is no
+//! * **Bounded by construction.** All slots are allocated once, for the
+//!   configured capacity (× 1.5); nothing grows under a flood, and there is no
 //!   `retain_recent` for the user to forget (governor's most reported
 //!   problem).
 //! * **Eviction that knows the data.** A slot whose value carries no
@@ -12,10 +12,16 @@
 //!   *idle* and is overwritten first; only when a key's whole bucket is busy
 //!   is the least valuable entry evicted (lowest TAT, smallest in-window sum).
 //!   A generic LRU or CLOCK cache cannot know this.
-//! * **One random memory access per lookup.** A key hashes to one bucket of
-//!   [`WAYS`] slots stored together (fingerprints first, then values, then
-//!   keys), so a lookup in a table much larger than the CPU caches costs about
-//!   one cache miss, which is what the benchmarks compare against.
+//! * **About one random memory access per lookup.** A key hashes to two
+//!   candidate buckets of [`WAYS`] slots (two-choice hashing), each bucket
+//!   stored together on aligned cache lines (fingerprints, then values, then
+//!   keys); a new key goes to the bucket with more room, and the two
+//!   buckets' addresses do not depend on each other's contents, so the CPU
+//!   fetches them in parallel: a lookup in a table much larger than the CPU
+//!   caches costs about one cache miss, which is what the benchmarks compare
+//!   against. Two choices keep the table usable up to a load factor of 2/3
+//!   with few early evictions, where one 4-way bucket per key would overflow
+//!   often.
 //! * **Shards.** The table is split into up to [`MAX_SHARDS`] shards, each
 //!   behind its own mutex on its own cache line, chosen by the hash's top
 //!   bits, so threads on distinct keys rarely meet.
@@ -42,6 +48,9 @@ pub(crate) trait SlotValue: Default {
     fn keep_score(&self, now: Instant) -> u64;
 }
 
+/// Cache-line aligned, so a bucket of small entries (4 × (IPv4/IPv6 key +
+/// TAT) = 128 bytes) is exactly one adjacent-line pair.
+#[repr(align(64))]
 struct Bucket<K, V> {
     fps: [u32; WAYS],
     vals: [V; WAYS],
@@ -83,19 +92,30 @@ pub(crate) enum Found {
 pub(crate) struct Table<K, V> {
     shards: Box<[ShardLock<K, V>]>,
     shard_shift: u32,
-    bucket_mask: usize,
+    /// Buckets per shard (any number: indexes use multiply-shift, not a mask).
+    per_shard: u64,
     hasher: ahash::RandomState,
 }
 
 impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
-    /// A table with room for at least `capacity` keys (rounded up to a power
-    /// of two, at least one bucket per shard).
+    /// A table with room for `capacity` keys (× 1.5 slots, rounded up to
+    /// whole buckets, at least 64 buckets per shard when there are several).
     pub(crate) fn new(capacity: usize) -> Self {
-        let slots = capacity.max(1).next_power_of_two().max(WAYS);
-        let buckets = slots / WAYS;
-        // At least 4 buckets per shard so a shard is worth its lock.
-        let shards = (buckets / 4).clamp(1, MAX_SHARDS);
-        let per_shard = buckets / shards;
+        // Load factor at most 2/3 when `capacity` keys are held: with two
+        // choices of a 4-way bucket per key, a full table then evicts early
+        // only a small fraction of keys (measured in the tests).
+        let slots = capacity.max(1).saturating_add(capacity / 2);
+        let buckets = slots.div_ceil(WAYS).max(1);
+        // At least 64 buckets per shard, so that the keys spread evenly over
+        // the buckets of a shard (few shards for small tables); a power
+        // of two so the hash's top bits pick it.
+        let shards = (buckets / 64).clamp(1, MAX_SHARDS);
+        let shards = if shards.is_power_of_two() {
+            shards
+        } else {
+            shards.next_power_of_two() / 2
+        };
+        let per_shard = buckets.div_ceil(shards);
         let shard_bits = shards.trailing_zeros();
         let shards_vec: Vec<_> = (0..shards)
             .map(|_| {
@@ -109,27 +129,30 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
         Self {
             shards: shards_vec.into_boxed_slice(),
             shard_shift: 64 - shard_bits,
-            bucket_mask: per_shard - 1,
+            per_shard: per_shard as u64,
             hasher: ahash::RandomState::new(),
         }
     }
 
     /// The number of slots.
     pub(crate) fn capacity(&self) -> usize {
-        self.shards.len() * (self.bucket_mask + 1) * WAYS
+        self.shards.len() * self.per_shard as usize * WAYS
     }
 
-    #[inline]
-    fn locate(&self, key: &K) -> (MutexGuard<'_, Shard<K, V>>, usize, u32) {
+    #[inline(always)]
+    fn locate(&self, key: &K) -> (MutexGuard<'_, Shard<K, V>>, [usize; 2], u32) {
         let h = self.hasher.hash_one(key);
         let shard_idx = if self.shard_shift >= 64 {
             0
         } else {
             (h >> self.shard_shift) as usize
         };
-        let bucket = (h as usize) & self.bucket_mask;
         // Fingerprint 0 marks "no fingerprint"; a real 0 is moved to 1.
         let fp = ((h >> 32) as u32).max(1);
+        // Multiply-shift maps 32 hash bits onto `per_shard` buckets.
+        let first = (((h & 0xffff_ffff) * self.per_shard) >> 32) as usize;
+        let h2 = h.rotate_left(21).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let second = (((h2 >> 32) * self.per_shard) >> 32) as usize;
         let shard = match self.shards.get(shard_idx) {
             Some(s) => &s.0,
             None => &self.shards[0].0,
@@ -137,77 +160,114 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
         let guard = shard
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (guard, bucket, fp)
+        (guard, [first, second], fp)
     }
 
-    /// Runs `f` on the key's value, inserting a default value first if the
-    /// key is absent (evicting an idle or, failing that, the least valuable
-    /// entry of its bucket).
-    #[inline]
-    pub(crate) fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
-        let (mut guard, b, fp) = self.locate(key);
-        let shard = &mut *guard;
-        let Some(bucket) = shard.buckets.get_mut(b) else {
-            // Unreachable: the mask keeps `b` in range. Act on a scratch value.
-            return f(&mut V::default(), Found::Inserted);
-        };
+    /// Where `key` is: (bucket, way). Both buckets' fingerprints are read
+    /// before any branch, so on a large table the CPU fetches the two cache
+    /// lines in parallel (one miss, not two in a row); they are compared
+    /// without branches (a bit mask of matches), so a random key costs no
+    /// mispredicted branch per slot.
+    #[inline(always)]
+    fn find(shard: &Shard<K, V>, buckets: [usize; 2], fp: u32, key: &K) -> Option<(usize, usize)> {
+        let a = shard.buckets.get(buckets[0])?;
+        let b = shard.buckets.get(buckets[1])?;
+        let (mut ma, mut mb) = (0u32, 0u32);
         for i in 0..WAYS {
-            if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
-                return f(&mut bucket.vals[i], Found::Present);
-            }
+            ma |= u32::from(a.fps[i] == fp) << i;
+            mb |= u32::from(b.fps[i] == fp) << i;
         }
-        // Absent: pick a victim.
-        let mut victim = 0;
-        let mut found = Found::Evicted;
-        let mut best = u64::MAX;
-        for i in 0..WAYS {
-            if bucket.keys[i].is_none() || bucket.vals[i].is_idle(now) {
-                victim = i;
-                found = Found::Inserted;
-                break;
-            }
-            let s = bucket.vals[i].keep_score(now);
-            if s < best {
-                best = s;
-                victim = i;
-            }
-        }
-        if found == Found::Evicted {
-            shard.evicted_live = shard.evicted_live.saturating_add(1);
-        }
-        bucket.fps[victim] = fp;
-        bucket.keys[victim] = Some(key.clone());
-        bucket.vals[victim] = V::default();
-        f(&mut bucket.vals[victim], found)
-    }
-
-    /// Runs `f` on the key's value if the key is present.
-    pub(crate) fn get<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
-        let (mut guard, b, fp) = self.locate(key);
-        let bucket = guard.buckets.get_mut(b)?;
-        for i in 0..WAYS {
-            if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
-                return Some(f(&mut bucket.vals[i]));
+        for (idx, bucket, mut mask) in [(buckets[0], a, ma), (buckets[1], b, mb)] {
+            while mask != 0 {
+                let i = mask.trailing_zeros() as usize;
+                if bucket.keys.get(i).and_then(Option::as_ref) == Some(key) {
+                    return Some((idx, i));
+                }
+                mask &= mask - 1;
             }
         }
         None
     }
 
+    /// Runs `f` on the key's value, inserting a default value first if the
+    /// key is absent (evicting an idle or, failing that, the least valuable
+    /// entry of its two buckets).
+    #[inline(always)]
+    pub(crate) fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
+        let (mut guard, buckets, fp) = self.locate(key);
+        let shard = &mut *guard;
+        if let Some((b, i)) = Self::find(shard, buckets, fp, key) {
+            if let Some(bucket) = shard.buckets.get_mut(b) {
+                return f(&mut bucket.vals[i], Found::Present);
+            }
+        }
+        // Absent: a free or idle slot in whichever bucket has more of them
+        // (the power of two choices), else the least valuable entry of both.
+        let mut victim = None;
+        let mut best = u64::MAX;
+        let mut most_free = 0;
+        for b in buckets {
+            let Some(bucket) = shard.buckets.get(b) else {
+                continue;
+            };
+            let mut free = 0;
+            let mut first_free = None;
+            for i in 0..WAYS {
+                if bucket.keys[i].is_none() || bucket.vals[i].is_idle(now) {
+                    free += 1;
+                    first_free.get_or_insert(i);
+                } else if most_free == 0 {
+                    let s = bucket.vals[i].keep_score(now);
+                    if s < best {
+                        best = s;
+                        victim = Some((b, i, Found::Evicted));
+                    }
+                }
+            }
+            if let Some(i) = first_free {
+                if free > most_free {
+                    most_free = free;
+                    victim = Some((b, i, Found::Inserted));
+                }
+            }
+        }
+        let Some((b, i, found)) = victim else {
+            // Unreachable: the masks keep bucket indexes in range.
+            return f(&mut V::default(), Found::Inserted);
+        };
+        if found == Found::Evicted {
+            shard.evicted_live = shard.evicted_live.saturating_add(1);
+        }
+        let Some(bucket) = shard.buckets.get_mut(b) else {
+            return f(&mut V::default(), Found::Inserted);
+        };
+        bucket.fps[i] = fp;
+        bucket.keys[i] = Some(key.clone());
+        bucket.vals[i] = V::default();
+        f(&mut bucket.vals[i], found)
+    }
+
+    /// Runs `f` on the key's value if the key is present.
+    pub(crate) fn get<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let (mut guard, buckets, fp) = self.locate(key);
+        let (b, i) = Self::find(&guard, buckets, fp, key)?;
+        let bucket = guard.buckets.get_mut(b)?;
+        Some(f(&mut bucket.vals[i]))
+    }
+
     /// Forgets the key; `true` if it was present.
     pub(crate) fn remove(&self, key: &K) -> bool {
-        let (mut guard, b, fp) = self.locate(key);
+        let (mut guard, buckets, fp) = self.locate(key);
+        let Some((b, i)) = Self::find(&guard, buckets, fp, key) else {
+            return false;
+        };
         let Some(bucket) = guard.buckets.get_mut(b) else {
             return false;
         };
-        for i in 0..WAYS {
-            if bucket.fps[i] == fp && bucket.keys[i].as_ref() == Some(key) {
-                bucket.fps[i] = 0;
-                bucket.keys[i] = None;
-                bucket.vals[i] = V::default();
-                return true;
-            }
-        }
-        false
+        bucket.fps[i] = 0;
+        bucket.keys[i] = None;
+        bucket.vals[i] = V::default();
+        true
     }
 
     /// The number of keys whose value is not idle at `now` (walks the

@@ -309,7 +309,8 @@ impl<K: Hash + Eq + Clone + 'static> ThresholdCounter<K> {
         &self.config
     }
 
-    /// The number of keys it can hold.
+    /// The number of slots (the configured capacity × 1.5, rounded up to
+    /// whole buckets): the most keys it can hold at once.
     pub fn capacity(&self) -> usize {
         self.table.capacity()
     }

@@ -147,3 +147,230 @@ fn ban_list_basics() {
     assert!(bans.is_empty(clock.now()));
     assert_eq!(bans.drain_changes().len(), 2);
 }
+
+#[test]
+fn ban_changes_travel_between_nodes() {
+    let clock = ManualClock::default();
+    let node = |name: &str| -> BanList<IpAddr> {
+        BanList::new(BanConfig {
+            origin: name.to_owned(),
+            unban_grace: Duration::from_secs(300),
+            ..BanConfig::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (node("pbx-a"), node("pbx-b"));
+    let x = ip("2001:db8:aa::1");
+    a.ban_for(
+        &x,
+        Duration::from_secs(600),
+        "50 failed auths",
+        "sip-auth",
+        &clock,
+    );
+    let wire: Vec<String> = a
+        .drain_changes()
+        .iter()
+        .map(|c| serde_json::to_string(c).unwrap())
+        .collect();
+    assert_eq!(wire.len(), 1);
+    assert!(
+        wire[0].contains(r#""origin":"pbx-a""#) && wire[0].contains(r#""action":"ban""#),
+        "{}",
+        wire[0]
+    );
+    for w in &wire {
+        let c: BanChange<IpAddr> = serde_json::from_str(w).unwrap();
+        assert!(b.apply_remote(&c, &clock));
+        assert!(!a.apply_remote(&c, &clock), "own changes are ignored");
+    }
+    assert!(
+        b.drain_changes().is_empty(),
+        "remote changes are not echoed"
+    );
+    let ban = b.get(&ip("2001:db8:aa::99"), clock.now()).unwrap();
+    assert_eq!(
+        (ban.reason.as_str(), ban.rule.as_str()),
+        ("50 failed auths", "sip-auth")
+    );
+    assert_eq!(
+        ban.until.unwrap().saturating_duration_since(clock.now()),
+        Duration::from_secs(600)
+    );
+
+    // B's administrator unbans with grace; A follows and honours the grace.
+    let unban = b.unban(&x, &clock).unwrap();
+    assert!(matches!(
+        unban.change,
+        BanAction::Unban {
+            cause: UnbanCause::Manual,
+            grace_until: Some(_)
+        }
+    ));
+    assert!(a.apply_remote(&unban, &clock));
+    assert!(!a.is_banned(&x, clock.now()));
+    assert!(matches!(
+        a.ban(&x, "again", "sip-auth", &clock),
+        BanOutcome::InGrace { .. }
+    ));
+    clock.advance(Duration::from_secs(301));
+    assert!(matches!(
+        a.ban(&x, "again", "sip-auth", &clock),
+        BanOutcome::Banned(_)
+    ));
+
+    // Expiry is reported as a change too.
+    clock.advance(Duration::from_secs(7200));
+    let expired = a.expire(&clock);
+    assert_eq!(expired.len(), 1);
+    assert!(matches!(
+        expired[0].change,
+        BanAction::Unban {
+            cause: UnbanCause::Expired,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn ban_list_capacity_keeps_permanent_bans_and_drops_the_soonest() {
+    let clock = ManualClock::default();
+    let bans: BanList<u32> = BanList::new(BanConfig {
+        capacity: 3,
+        ..BanConfig::default()
+    })
+    .unwrap();
+    bans.ban_permanent(&1, "admin", "manual", &clock);
+    bans.ban_for(&2, Duration::from_secs(60), "short", "r", &clock);
+    bans.ban_for(&3, Duration::from_secs(600), "long", "r", &clock);
+    assert!(matches!(
+        bans.ban_for(&4, Duration::from_secs(300), "new", "r", &clock),
+        BanOutcome::Banned(_)
+    ));
+    assert!(
+        !bans.is_banned(&2, clock.now()),
+        "the ban nearest its end made room"
+    );
+    assert!(
+        bans.is_banned(&1, clock.now())
+            && bans.is_banned(&3, clock.now())
+            && bans.is_banned(&4, clock.now())
+    );
+    let full: BanList<u32> = BanList::new(BanConfig {
+        capacity: 1,
+        ..BanConfig::default()
+    })
+    .unwrap();
+    full.ban_permanent(&1, "admin", "manual", &clock);
+    assert_eq!(full.ban(&2, "x", "r", &clock), BanOutcome::Full);
+}
+
+#[test]
+fn counters_do_not_count_whitelisted_keys() {
+    let clock = ManualClock::default();
+    let wl = std::sync::Arc::new(Whitelist::from_nets(["192.168.0.0/16".parse().unwrap()]));
+    let t: ThresholdCounter<IpAddr> =
+        ThresholdCounter::new(ThresholdConfig::new(1, Duration::from_secs(1)))
+            .unwrap()
+            .with_whitelist(wl.clone());
+    let r: RateLimiter<IpAddr> = RateLimiter::new(RateConfig::new(1, Duration::from_secs(1)))
+        .unwrap()
+        .with_whitelist(wl);
+    let inside = ip("::ffff:192.168.3.4");
+    for _ in 0..10 {
+        assert_eq!(
+            t.record(&inside, 5, clock.now()),
+            ThresholdDecision::Whitelisted
+        );
+        assert_eq!(r.check(&inside, clock.now()), RateDecision::Whitelisted);
+    }
+    assert!(t.is_empty(clock.now()) && r.is_empty(clock.now()));
+    assert!(t.record(&ip("192.0.2.1"), 1, clock.now()).is_reached());
+}
+
+#[test]
+fn ipv6_keys_fold_to_the_configured_prefix_for_counting() {
+    let clock = ManualClock::default();
+    let mut cfg = ThresholdConfig::new(3, Duration::from_secs(10));
+    let t64: ThresholdCounter<IpAddr> = ThresholdCounter::new(cfg.clone()).unwrap();
+    cfg.ipv6_prefix = 48;
+    let t48: ThresholdCounter<IpAddr> = ThresholdCounter::new(cfg).unwrap();
+    let addrs = ["2001:db8:1:1::1", "2001:db8:1:1::2", "2001:db8:1:2::3"];
+    let d64: Vec<bool> = addrs
+        .iter()
+        .map(|a| t64.record(&ip(a), 1, clock.now()).is_reached())
+        .collect();
+    let d48: Vec<bool> = addrs
+        .iter()
+        .map(|a| t48.record(&ip(a), 1, clock.now()).is_reached())
+        .collect();
+    assert_eq!(d64, [false, false, false]);
+    assert_eq!(d48, [false, false, true]);
+    // (IpAddr, port) keys fold the address and keep the port.
+    let tp: ThresholdCounter<(IpAddr, u16)> =
+        ThresholdCounter::new(ThresholdConfig::new(2, Duration::from_secs(10))).unwrap();
+    assert!(
+        !tp.record(&(ip("2001:db8::1"), 5060), 1, clock.now())
+            .is_reached()
+    );
+    assert!(
+        tp.record(&(ip("2001:db8::2"), 5060), 1, clock.now())
+            .is_reached()
+    );
+    assert!(
+        !tp.record(&(ip("2001:db8::2"), 5061), 1, clock.now())
+            .is_reached()
+    );
+}
+
+#[test]
+fn a_full_table_evicts_few_keys_early_and_never_grows() {
+    // `capacity` keys, all live (each within its rate window), offered once.
+    for capacity in [1_000usize, 50_000] {
+        let clock = ManualClock::default();
+        let rl: RateLimiter<u64> =
+            RateLimiter::new(RateConfig::new(1, Duration::from_secs(3600)).with_capacity(capacity))
+                .unwrap();
+        let slots = rl.capacity();
+        for k in 0..capacity as u64 {
+            assert!(rl.check(&k, clock.now()).is_allowed());
+        }
+        let early = rl.evictions();
+        eprintln!("{early} of {capacity} evicted early");
+        assert!(
+            (early as f64) < capacity as f64 * 0.01,
+            "{early} of {capacity} evicted early"
+        );
+        // A flood of 10x more distinct keys: still the same slots, never more keys than slots.
+        for k in capacity as u64..11 * capacity as u64 {
+            rl.check(&k, clock.now());
+        }
+        assert_eq!(rl.capacity(), slots);
+        assert!(rl.len(clock.now()) <= slots);
+    }
+}
+
+#[test]
+fn eviction_prefers_spent_keys_so_an_offender_survives_a_flood() {
+    let clock = ManualClock::default();
+    let t: ThresholdCounter<u64> =
+        ThresholdCounter::new(ThresholdConfig::new(50, Duration::from_secs(60)).with_capacity(64))
+            .unwrap();
+    // A real offender with 40 failures.
+    for _ in 0..40 {
+        t.record(&0, 1, clock.now());
+    }
+    // A flood of 100 000 spoofed sources, one failure each.
+    for k in 1..100_000u64 {
+        t.record(&k, 1, clock.now());
+    }
+    assert_eq!(
+        t.count(&0, clock.now()),
+        40,
+        "one-event keys never push out a 40-event key"
+    );
+    for _ in 0..9 {
+        assert!(!t.record(&0, 1, clock.now()).is_reached());
+    }
+    assert!(t.record(&0, 1, clock.now()).is_reached());
+}
