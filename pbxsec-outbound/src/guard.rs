@@ -1,0 +1,300 @@
+//! The stateful front door: the policy plus the call limits, counted with
+//! `pbxsec-ratelimit`.
+
+use std::sync::Arc;
+
+use pbxsec_core::{Clock, Instant, UnixTime};
+use pbxsec_ratelimit::{ConcurrencyConfig, ConcurrencyGuard, ConcurrencyLimiter, RateLimiter};
+
+use crate::config::OutboundConfig;
+use crate::decision::{Decision, DenyCode, Outcome};
+use crate::error::Error;
+use crate::policy::{Call, OutboundPolicy};
+
+/// The most distinct tenants holding concurrent-call places at once.
+const TENANT_KEYS: usize = 65_536;
+/// The most distinct trunks holding concurrent-call places at once.
+const TRUNK_KEYS: usize = 65_536;
+
+/// An outbound policy with its call limits: the type a PBX keeps, one per
+/// system, shared by every thread (all methods take `&self`).
+///
+/// # How to drive it
+///
+/// 1. Build it once from an [`OutboundConfig`] with
+///    [`OutboundGuard::new`] (or `TryFrom`).
+/// 2. For every outbound call attempt, read the clock once and call
+///    [`check(&call, now, wall)`](Self::check) (or
+///    [`check_with`](Self::check_with) and a [`Clock`]).
+/// 3. Act on [`Checked::outcome`]: on `Allowed`, send the call to
+///    `number` through `trunk` and hang up after `max_duration`; on
+///    `Denied { code: PinRequired, .. }`, prompt for a PIN and check again
+///    with [`Call::with_pin`]; on any other denial, refuse it
+///    ([`DenyCode::reject_reason`]). Log [`Outcome::event`] when it is set.
+/// 4. Keep [`Checked::slot`] for as long as the call lasts and drop it when
+///    the call ends: that frees its place on the trunk, the tenant and the
+///    system. A slot cannot be released twice and is released on every
+///    path that drops it.
+///
+/// The checks, in order: the extension's call rate (every attempt counts,
+/// refused ones too, so a dialler gets nowhere), the wrong-PIN lock (when a
+/// PIN is entered), the policy ([`OutboundPolicy::decide`]), a wrong PIN is
+/// counted, then a place on the system, the tenant and the first trunk of
+/// the route with a free line.
+pub struct OutboundGuard {
+    policy: OutboundPolicy,
+    call_rate: Option<RateLimiter<Box<str>>>,
+    wrong_pins: RateLimiter<Box<str>>,
+    global: Option<(ConcurrencyLimiter<()>, u32)>,
+    tenants: Option<(ConcurrencyLimiter<Box<str>>, u32)>,
+    trunks: ConcurrencyLimiter<Arc<str>>,
+    trunk_limits: std::collections::HashMap<Arc<str>, u32>,
+}
+
+impl std::fmt::Debug for OutboundGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundGuard")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`OutboundGuard::check`] returns: the outcome, and for an allowed
+/// call the place it holds.
+#[derive(Debug)]
+pub struct Checked {
+    /// The decision and the event to log, if any.
+    pub outcome: Outcome,
+    /// For an allowed call: its place on the trunk, tenant and system.
+    /// Drop it when the call ends.
+    pub slot: Option<CallSlot>,
+}
+
+/// The concurrent-call places one allowed call holds; dropping it releases
+/// them.
+#[derive(Debug)]
+pub struct CallSlot {
+    _global: Option<ConcurrencyGuard<()>>,
+    _tenant: Option<ConcurrencyGuard<Box<str>>>,
+    trunk: Option<ConcurrencyGuard<Arc<str>>>,
+}
+
+impl CallSlot {
+    /// The trunk whose place this slot holds, when the trunk has a limit.
+    pub fn trunk(&self) -> Option<&str> {
+        self.trunk.as_ref().map(|g| &**g.key())
+    }
+}
+
+fn limiter_error(field: &str, e: &pbxsec_ratelimit::Error) -> Error {
+    Error::config(field, e)
+}
+
+impl TryFrom<OutboundConfig> for OutboundGuard {
+    type Error = Error;
+    fn try_from(c: OutboundConfig) -> Result<Self, Error> {
+        Self::new(&c)
+    }
+}
+
+impl OutboundGuard {
+    /// Validates `config` and builds the policy and its limiters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the field, as [`OutboundPolicy::new`], or a
+    /// limit that cannot work (`call_rate`, `wrong_pin_rate`).
+    pub fn new(config: &OutboundConfig) -> Result<Self, Error> {
+        let policy = OutboundPolicy::new(config)?;
+        let call_rate = config
+            .call_rate
+            .clone()
+            .map(RateLimiter::new)
+            .transpose()
+            .map_err(|e| limiter_error("call_rate", &e))?;
+        let wrong_pins = RateLimiter::new(config.wrong_pin_rate.clone())
+            .map_err(|e| limiter_error("wrong_pin_rate", &e))?;
+        let global = config
+            .max_concurrent_calls
+            .map(|max| {
+                ConcurrencyLimiter::new(ConcurrencyConfig {
+                    max_concurrent: max,
+                    capacity: 1,
+                })
+                .map(|l| (l, max))
+            })
+            .transpose()
+            .map_err(|e| limiter_error("max_concurrent_calls", &e))?;
+        let tenants = config
+            .max_concurrent_calls_per_tenant
+            .map(|max| {
+                ConcurrencyLimiter::new(ConcurrencyConfig {
+                    max_concurrent: max,
+                    capacity: TENANT_KEYS,
+                })
+                .map(|l| (l, max))
+            })
+            .transpose()
+            .map_err(|e| limiter_error("max_concurrent_calls_per_tenant", &e))?;
+        let trunks = ConcurrencyLimiter::new(ConcurrencyConfig {
+            max_concurrent: 0,
+            capacity: TRUNK_KEYS,
+        })
+        .map_err(|e| limiter_error("trunks", &e))?;
+        let trunk_limits = config
+            .trunks
+            .iter()
+            .map(|(name, t)| (Arc::from(name.as_str()), t.max_concurrent_calls))
+            .collect();
+        Ok(Self {
+            policy,
+            call_rate,
+            wrong_pins,
+            global,
+            tenants,
+            trunks,
+            trunk_limits,
+        })
+    }
+
+    /// The compiled policy.
+    pub fn policy(&self) -> &OutboundPolicy {
+        &self.policy
+    }
+
+    /// [`check`](Self::check) with the time read from `clock`.
+    pub fn check_with(&self, call: &Call<'_>, clock: &impl Clock) -> Checked {
+        self.check(call, clock.now(), clock.wall())
+    }
+
+    /// Decides on one call attempt; see the [type docs](Self) for the order
+    /// of the checks. `now` times the rates, `wall` the time conditions.
+    pub fn check(&self, call: &Call<'_>, now: Instant, wall: UnixTime) -> Checked {
+        let ext_key = extension_key(call);
+        if let Some(rate) = &self.call_rate {
+            if !rate.check(&ext_key, now).is_allowed() {
+                let who = call.caller.extension;
+                return self.denied(
+                    call,
+                    DenyCode::RateExceeded,
+                    format!("extension {who} calls out faster than allowed"),
+                    wall,
+                );
+            }
+        }
+        if call.pin.is_some() && self.wrong_pins.remaining(&ext_key, now) == 0 {
+            let who = call.caller.extension;
+            return self.denied(
+                call,
+                DenyCode::PinLocked,
+                format!("too many wrong PINs from extension {who}; try again later"),
+                wall,
+            );
+        }
+        let outcome = self.policy.decide(call, wall);
+        let Decision::Allowed { route_index, .. } = &outcome.decision else {
+            if outcome.decision.code() == Some(DenyCode::PinWrong) {
+                // Counted; once the budget is used up the next PIN is refused
+                // unread (pin_locked) until it refills.
+                let _ = self.wrong_pins.check(&ext_key, now);
+            }
+            return Checked {
+                outcome,
+                slot: None,
+            };
+        };
+        let route_index = *route_index;
+        self.take_slot(call, outcome, route_index, wall)
+    }
+
+    fn take_slot(
+        &self,
+        call: &Call<'_>,
+        mut outcome: Outcome,
+        route_index: usize,
+        wall: UnixTime,
+    ) -> Checked {
+        let global = match &self.global {
+            Some((limiter, _)) => match limiter.try_acquire(&()) {
+                Ok(g) => Some(g),
+                Err(_) => {
+                    return self.denied(
+                        call,
+                        DenyCode::SystemFull,
+                        "every outbound line of the system is in use".to_owned(),
+                        wall,
+                    );
+                }
+            },
+            None => None,
+        };
+        let tenant = match (&self.tenants, call.caller.tenant) {
+            (Some((limiter, _)), Some(t)) => match limiter.try_acquire(&Box::from(t)) {
+                Ok(g) => Some(g),
+                Err(_) => {
+                    return self.denied(
+                        call,
+                        DenyCode::TenantFull,
+                        format!("every outbound line of tenant {t} is in use"),
+                        wall,
+                    );
+                }
+            },
+            _ => None,
+        };
+        let trunks = self.policy.trunks(route_index);
+        let mut chosen = None;
+        let mut trunk_guard = None;
+        for trunk in trunks {
+            match self.trunk_limits.get(trunk) {
+                None => {
+                    chosen = Some(trunk.clone());
+                    break;
+                }
+                Some(&limit) => {
+                    if let Ok(g) = self.trunks.try_acquire_with_limit(trunk, limit) {
+                        chosen = Some(trunk.clone());
+                        trunk_guard = Some(g);
+                        break;
+                    }
+                }
+            }
+        }
+        if chosen.is_none() && !trunks.is_empty() {
+            return self.denied(
+                call,
+                DenyCode::TrunkFull,
+                "every trunk of the route is at its concurrent-call limit".to_owned(),
+                wall,
+            );
+        }
+        if let Decision::Allowed { trunk, .. } = &mut outcome.decision {
+            *trunk = chosen;
+        }
+        Checked {
+            outcome,
+            slot: Some(CallSlot {
+                _global: global,
+                _tenant: tenant,
+                trunk: trunk_guard,
+            }),
+        }
+    }
+
+    fn denied(&self, call: &Call<'_>, code: DenyCode, message: String, wall: UnixTime) -> Checked {
+        let decision = Decision::Denied { code, message };
+        let event = self.policy.fraud_event(call, &decision, wall);
+        Checked {
+            outcome: Outcome { decision, event },
+            slot: None,
+        }
+    }
+}
+
+/// The rate-limit key of a caller: the extension, or tenant NUL extension.
+fn extension_key(call: &Call<'_>) -> Box<str> {
+    match call.caller.tenant {
+        Some(t) => format!("{t}\u{0}{}", call.caller.extension).into_boxed_str(),
+        None => Box::from(call.caller.extension),
+    }
+}
