@@ -2,22 +2,12 @@
 
 use crate::Network;
 
-/// The longest excerpt of an input an error repeats (the rest is cut).
-const EXCERPT: usize = 80;
-
-/// A shortened copy of `input` for an error message (at most
-/// [`EXCERPT`] characters, cut on a character boundary).
-pub(crate) fn excerpt(input: &str) -> String {
-    match input.char_indices().nth(EXCERPT) {
-        Some((end, _)) => format!("{}…", input.get(..end).unwrap_or_default()),
-        None => input.to_owned(),
-    }
-}
+pub(crate) use pbxsec_core::excerpt;
 
 /// Everything that can go wrong in this crate: parsing an entry, a port
 /// range or a CSV import, and compiling a table.
 ///
-/// Each variant names the offending input (cut to 80 characters) and, for
+/// Each variant names the offending input (cut to [`pbxsec_core::EXCERPT_CHARS`] characters) and, for
 /// CSV, the 1-based line number.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

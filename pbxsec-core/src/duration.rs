@@ -32,7 +32,8 @@
 //! # In serde configs
 //!
 //! Use [`HumanDuration`] as a field type, or keep a plain `Duration` with
-//! `#[serde(with = "pbxsec_core::duration::serde")]`:
+//! `#[serde(with = "pbxsec_core::duration::serde")]` (and an
+//! `Option<Duration>` with `#[serde(default, with = "pbxsec_core::duration::serde_opt")]`):
 //!
 //! ```
 //! use std::time::Duration;
@@ -273,5 +274,51 @@ pub mod serde {
     /// A message naming what could not be read.
     pub fn deserialize<'de, D: ::serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         <HumanDuration as ::serde::Deserialize>::deserialize(d).map(|h| h.0)
+    }
+}
+
+/// `#[serde(default, with = "pbxsec_core::duration::serde_opt")]` for
+/// `Option<Duration>` fields: a human duration, whole seconds, or absent /
+/// `null` for `None`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct Limits {
+///     #[serde(default, skip_serializing_if = "Option::is_none", with = "pbxsec_core::duration::serde_opt")]
+///     max_call: Option<Duration>,
+/// }
+/// let l: Limits = serde_json::from_str(r#"{ "max_call": "5m" }"#).unwrap();
+/// assert_eq!(l.max_call, Some(Duration::from_secs(300)));
+/// let l: Limits = serde_json::from_str("{}").unwrap();
+/// assert_eq!(l.max_call, None);
+/// assert_eq!(serde_json::to_string(&l).unwrap(), "{}");
+/// ```
+pub mod serde_opt {
+    use super::HumanDuration;
+    use std::time::Duration;
+
+    /// Serialises `Some(d)` in canonical human form and `None` as none.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the serializer reports.
+    pub fn serialize<S: ::serde::Serializer>(
+        d: &Option<Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        ::serde::Serialize::serialize(&d.map(HumanDuration), s)
+    }
+
+    /// Deserialises a human duration, whole seconds, or `null`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming what could not be read.
+    pub fn deserialize<'de, D: ::serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Ok(<Option<HumanDuration> as ::serde::Deserialize>::deserialize(d)?.map(|h| h.0))
     }
 }

@@ -1,11 +1,19 @@
 //! The crate's error type.
 
-/// The longest piece of offending input an error repeats back.
-pub(crate) const EXCERPT_CHARS: usize = 64;
+/// The longest piece of offending input a pbxsec error repeats back, in
+/// characters.
+pub const EXCERPT_CHARS: usize = 64;
 
-/// An excerpt of `s` short enough to put in an error message: a config file
-/// may hold a megabyte on one line, and an error must not copy all of it.
-pub(crate) fn excerpt(s: &str) -> String {
+/// At most [`EXCERPT_CHARS`] characters of `s` (cut on a character boundary,
+/// `…` appended when cut), for error messages: a config file may hold a
+/// megabyte on one line, and an error must not copy all of it. Every pbxsec
+/// crate's errors quote their input through this.
+///
+/// ```
+/// assert_eq!(pbxsec_core::excerpt("10 minutes"), "10 minutes");
+/// assert_eq!(pbxsec_core::excerpt(&"x".repeat(100)).chars().count(), 65);
+/// ```
+pub fn excerpt(s: &str) -> String {
     match s.char_indices().nth(EXCERPT_CHARS) {
         Some((end, _)) => format!("{}…", s.get(..end).unwrap_or_default()),
         None => s.to_owned(),

@@ -307,25 +307,7 @@ pub struct ExtensionConfig {
     pub max_call_duration: Option<Duration>,
 }
 
-mod opt_duration {
-    use std::time::Duration;
-
-    use pbxsec_core::HumanDuration;
-    use serde::{Deserialize, Serialize};
-
-    pub(super) fn serialize<S: serde::Serializer>(
-        d: &Option<Duration>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        d.map(HumanDuration).serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<HumanDuration>::deserialize(d)?.map(|h| h.0))
-    }
-}
+use pbxsec_core::duration::serde_opt as opt_duration;
 
 impl OutboundConfig {
     /// Yeastar P-Series defaults ("Outbound Call Security" and the outbound

@@ -2,16 +2,7 @@
 
 use std::fmt;
 
-/// The longest piece of offending input an error repeats back.
-const EXCERPT_CHARS: usize = 64;
-
-/// An excerpt of `s` short enough for an error message.
-pub(crate) fn excerpt(s: &str) -> String {
-    match s.char_indices().nth(EXCERPT_CHARS) {
-        Some((end, _)) => format!("{}…", s.get(..end).unwrap_or_default()),
-        None => s.to_owned(),
-    }
-}
+pub(crate) use pbxsec_core::excerpt;
 
 /// Everything that can go wrong while turning an [`OutboundConfig`](crate::OutboundConfig)
 /// (or a single dial pattern) into its compiled form.

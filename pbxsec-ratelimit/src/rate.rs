@@ -68,22 +68,7 @@ pub(crate) fn default_v4() -> u8 {
     crate::key::DEFAULT_IPV4_PREFIX
 }
 
-/// `Option<Duration>` as a human duration or absent.
-pub(crate) mod opt_duration {
-    use pbxsec_core::HumanDuration;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::time::Duration;
-
-    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        d.map(HumanDuration).serialize(s)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<HumanDuration>::deserialize(d)?.map(|h| h.0))
-    }
-}
+pub(crate) use pbxsec_core::duration::serde_opt as opt_duration;
 
 impl RateConfig {
     /// `rate` events per `per`, burst `rate`, default capacity and folding.

@@ -180,10 +180,4 @@ impl Rejection {
     }
 }
 
-/// At most 64 characters of `s`, for error messages.
-pub(crate) fn excerpt(s: &str) -> String {
-    match s.char_indices().nth(64) {
-        Some((end, _)) => format!("{}…", s.get(..end).unwrap_or_default()),
-        None => s.to_owned(),
-    }
-}
+pub(crate) use pbxsec_core::excerpt;
