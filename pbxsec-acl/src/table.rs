@@ -238,14 +238,24 @@ impl CompiledAcl {
     }
 
     /// [`check`](Self::check) for an IPv4 source.
-    #[inline]
+    // Always inlined (a few dozen instructions, the slow path out of line):
+    // a call per packet costs about as much as the lookup itself.
+    #[inline(always)]
     pub fn check_v4(&self, ip: Ipv4Addr, now: UnixTime) -> Action {
         let leaf = self.v4.trie.lookup(u32::from(ip));
         if now < self.fresh_until {
             self.answers[(leaf & ANSWER_MASK) as usize]
         } else {
-            self.finish(self.v4.resolve(&self.rules, leaf, None, now), now)
+            self.check_v4_slow(leaf, now)
         }
+    }
+
+    /// The exact path of [`check_v4`](Self::check_v4) once an entry may
+    /// have expired.
+    #[cold]
+    #[inline(never)]
+    fn check_v4_slow(&self, leaf: u32, now: UnixTime) -> Action {
+        self.finish(self.v4.resolve(&self.rules, leaf, None, now), now)
     }
 
     /// [`check`](Self::check) for an IPv6 source; an IPv4-mapped address is
@@ -264,8 +274,16 @@ impl CompiledAcl {
         if now < self.fresh_until {
             self.answers[(leaf & ANSWER_MASK) as usize]
         } else {
-            self.finish(self.v6.resolve(&self.rules, leaf, None, now), now)
+            self.check_v6_slow(leaf, now)
         }
+    }
+
+    /// The exact path of [`check_v6_exact`](Self::check_v6_exact) once an
+    /// entry may have expired.
+    #[cold]
+    #[inline(never)]
+    fn check_v6_slow(&self, leaf: u32, now: UnixTime) -> Action {
+        self.finish(self.v6.resolve(&self.rules, leaf, None, now), now)
     }
 
     /// The answer for a packet from `ip` of `protocol` to destination
