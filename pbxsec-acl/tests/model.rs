@@ -1,6 +1,7 @@
 //! Property tests: the compiled table against a brute-force reference that scans every entry.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pbxsec_acl::{Acl, Action, CompiledAcl, Entry, Network, PortRange, Protocol, SharedAcl};
@@ -241,5 +242,98 @@ proptest! {
         acl.extend_overwriting(entries.into_iter().map(|(n, a, c)| Entry::new(n, a).with_comment(c)));
         let back = Acl::from_csv(&acl.to_csv()).unwrap();
         prop_assert_eq!(back, acl);
+    }
+}
+
+/// Longest-prefix match with one hash lookup per length: the reference for
+/// tables too large to scan for every probe (unrestricted entries, one per
+/// network).
+fn lpm_reference(live: &HashMap<(u32, u8), Action>, a: u32, no_match: Action) -> Action {
+    (0..=32u8)
+        .rev()
+        .find_map(|len| {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            live.get(&(a & mask, len)).copied()
+        })
+        .unwrap_or(no_match)
+}
+
+/// SplitMix64, for large deterministic tables from one proptest seed.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Tables from a handful to 5000 IPv4 networks, so both layouts of the
+    /// IPv4 trie (one bucket per slot up to 4096 networks, a direct table
+    /// with shared buckets and nodes above) and the switch between them are
+    /// exercised, plus a cluster of nested and neighbouring prefixes in one
+    /// /12 that fills slots past a bucket's capacity (those take nodes).
+    /// Some entries expire, so the exact slow path is checked on both
+    /// layouts too; mapped IPv6 sources must be judged as IPv4.
+    #[test]
+    fn ipv4_layouts_match_reference(
+        n in prop_oneof![0usize..60, 4060usize..4130, 4130usize..5000],
+        cluster in prop_oneof![0usize..12, 12usize..300],
+        cluster_at in any::<u32>(),
+        seed in any::<u64>(),
+        probes in prop::collection::vec(any::<u32>(), 100),
+    ) {
+        let mut rng = seed;
+        let mut nets: Vec<(u32, u8)> = Vec::new();
+        for _ in 0..n {
+            let r = splitmix(&mut rng);
+            let len = 8 + (r % 25) as u8;
+            nets.push(((r >> 32) as u32 & (u32::MAX << (32 - u32::from(len))), len));
+        }
+        for _ in 0..cluster {
+            let r = splitmix(&mut rng);
+            let len = 13 + (r % 20) as u8;
+            let a = (cluster_at & 0xfff0_0000) | ((r >> 32) as u32 & 0x000f_ffff);
+            nets.push((a & (u32::MAX << (32 - u32::from(len))), len));
+        }
+        let built = UnixTime::from_secs(1000);
+        let expiry = UnixTime::from_secs(1005);
+        let mut acl = Acl::vodia();
+        acl.no_match = Action::Block;
+        let mut entries: HashMap<(u32, u8), (Action, bool)> = HashMap::new();
+        let mut list = Vec::new();
+        for (i, &(a, len)) in nets.iter().enumerate() {
+            let act = if splitmix(&mut rng) & 1 == 0 { Action::Allow } else { Action::Block };
+            let expires = i % 7 == 3;
+            let mut e = Entry::new(Network::new(IpAddr::V4(Ipv4Addr::from(a)), len).unwrap(), act);
+            if expires {
+                e.expires = Some(expiry);
+            }
+            list.push(e);
+            entries.insert((a, len), (act, expires));
+        }
+        acl.extend_overwriting(list);
+        let table = acl.compile(built).unwrap();
+        let mut addrs = probes;
+        for &(a, len) in nets.iter().step_by(3) {
+            let last = a | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+            addrs.extend([a, last, a.wrapping_sub(1), last.wrapping_add(1), a | (last >> 1 & !a)]);
+        }
+        for now in [built, UnixTime::from_secs(1010)] {
+            let live: HashMap<(u32, u8), Action> = entries
+                .iter()
+                .filter(|(_, (_, expires))| now < expiry || !expires)
+                .map(|(&k, &(act, _))| (k, act))
+                .collect();
+            let none = if live.is_empty() { acl.when_empty } else { acl.no_match };
+            for &a in &addrs {
+                let want = lpm_reference(&live, a, none);
+                let ip = Ipv4Addr::from(a);
+                prop_assert_eq!(table.check_v4(ip, now), want, "{} at {:?}", ip, now);
+                prop_assert_eq!(table.check(IpAddr::V6(ip.to_ipv6_mapped()), now), want, "mapped {}", ip);
+            }
+        }
     }
 }
