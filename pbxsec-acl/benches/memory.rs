@@ -28,7 +28,10 @@ fn held<T>(build: impl FnOnce() -> T) -> (usize, T) {
     let region = Region::new(GLOBAL);
     let value = build();
     let s = region.change();
-    let net = s.bytes_allocated as isize + s.bytes_reallocated - s.bytes_deallocated as isize;
+    // stats_alloc already counts a realloc's growth in `bytes_allocated`
+    // and its shrinking in `bytes_deallocated` (`bytes_reallocated` is the
+    // same change again, so adding it would count it twice).
+    let net = s.bytes_allocated as isize - s.bytes_deallocated as isize;
     (net.max(0) as usize, value)
 }
 
