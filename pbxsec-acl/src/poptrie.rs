@@ -10,6 +10,13 @@
 //! bits; no allocation, no lock, no branch on the prefix count. Chains of
 //! single-child nodes are path-compressed into skip nodes (one compare of
 //! up to 120 bits instead of one node per six bits).
+//!
+//! IPv4 adds buckets: a direct slot's key range flattened into a few
+//! intervals in one cache line, ranked without a branch, so nearly every
+//! IPv4 lookup is a fixed sequence of instructions whatever the address;
+//! only slots too crowded for a bucket keep nodes. Small tables get one
+//! bucket per slot ([`SmallBucket`]), larger ones name shared buckets from
+//! the direct table ([`Bucket`]). See [`Poptrie::build`].
 
 use std::marker::PhantomData;
 
