@@ -1762,9 +1762,19 @@ impl BanList<IpAddr> {
         let net = canonical_net(net);
         let now = clock.now();
         let wall = clock.wall();
-        let rec = self.write().nets.remove(&net)?;
-        if rec.until.is_some_and(|u| u <= now.as_nanos()) {
-            return None;
+        {
+            let mut state = self.write();
+            // An ended ban is left for `expire` to report, like a key's.
+            if state
+                .nets
+                .map
+                .get(&net)?
+                .until
+                .is_some_and(|u| u <= now.as_nanos())
+            {
+                return None;
+            }
+            state.nets.remove(&net);
         }
         Some(self.emit(
             net.network(),

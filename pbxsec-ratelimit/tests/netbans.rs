@@ -141,17 +141,13 @@ impl Model {
         }
     }
 
-    /// A manual unban. An ended network ban not yet expired is dropped
-    /// silently; an ended key ban stays until `expire` reports it.
+    /// A manual unban. An ended ban not yet expired stays until `expire`
+    /// reports it.
     fn unban(&mut self, t: Target, now: u64) -> bool {
         let before = self.active(now).count();
         self.bans
             .retain(|(x, u)| *x != t || u.is_some_and(|u| u <= now));
-        let after = self.active(now).count();
-        if matches!(t, Target::Net(_)) {
-            self.bans.retain(|(x, _)| *x != t);
-        }
-        before != after
+        before != self.active(now).count()
     }
 
     /// Removes ended bans; returns how many.
