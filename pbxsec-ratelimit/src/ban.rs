@@ -1,20 +1,23 @@
 //! The ban list: bans with reasons, expiry, escalation, grace, whitelist,
 //! change notifications and snapshots.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use pbxsec_core::{Clock, Instant, UnixTime};
 use serde::{Deserialize, Serialize};
 
-use crate::key::{IpFold, fold_key};
+use crate::key::{IpFold, fold_key, key_ip};
 use crate::rate::{
     check_capacity, check_prefixes, default_capacity, default_v4, default_v6, opt_duration,
 };
-use crate::whitelist::Whitelist;
+use crate::whitelist::{Whitelist, canonical_net};
 use crate::{Error, Result};
 
 /// The default base ban duration: one hour.
@@ -23,6 +26,10 @@ pub const DEFAULT_BAN: Duration = Duration::from_secs(3600);
 pub const DEFAULT_REPEAT_MEMORY: Duration = Duration::from_secs(86_400);
 /// The default number of unread changes kept for [`BanList::drain_changes`].
 pub const DEFAULT_MAX_PENDING_CHANGES: usize = 4096;
+/// The default cap on network bans ([`BanConfig::max_network_bans`]).
+pub const DEFAULT_MAX_NETWORK_BANS: usize = 1024;
+/// The largest allowed [`BanConfig::max_network_bans`].
+pub const MAX_NETWORK_BANS: usize = 65_536;
 
 /// How repeat offenders are punished harder.
 ///
@@ -92,6 +99,9 @@ fn default_origin() -> String {
 }
 fn default_pending() -> usize {
     DEFAULT_MAX_PENDING_CHANGES
+}
+fn default_max_nets() -> usize {
+    DEFAULT_MAX_NETWORK_BANS
 }
 
 impl Default for Escalation {
@@ -200,6 +210,12 @@ pub struct BanConfig {
     /// oldest are dropped and counted (default 4096).
     #[serde(default = "default_pending")]
     pub max_pending_changes: usize,
+    /// The most network bans ([`BanList::ban_net`]) in force at once
+    /// (default 1024, at most [`MAX_NETWORK_BANS`]). They are kept apart
+    /// from key bans and never pushed out: a network ban beyond the cap is
+    /// refused with [`BanOutcome::Full`].
+    #[serde(default = "default_max_nets")]
+    pub max_network_bans: usize,
 }
 
 impl Default for BanConfig {
@@ -214,6 +230,7 @@ impl Default for BanConfig {
             ipv4_prefix: default_v4(),
             origin: default_origin(),
             max_pending_changes: DEFAULT_MAX_PENDING_CHANGES,
+            max_network_bans: DEFAULT_MAX_NETWORK_BANS,
         }
     }
 }
@@ -226,6 +243,9 @@ pub enum UnbanCause {
     Manual,
     /// Its time ran out.
     Expired,
+    /// The key (or a network containing it, or for a network ban, a network
+    /// containing the whole banned network) was whitelisted while banned.
+    Whitelisted,
 }
 
 /// What changed.
@@ -279,8 +299,13 @@ pub struct BanChange<K> {
     pub seq: u64,
     /// When it happened (wall clock).
     pub at: UnixTime,
-    /// The key, folded as the ban list folds it.
+    /// The key, folded as the ban list folds it. For a network ban
+    /// (`net_prefix` set): the network's address.
     pub key: K,
+    /// Set for a change of a network ban ([`BanList::ban_net`]): the change
+    /// is about the network `key/net_prefix`, not the key alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_prefix: Option<u8>,
     /// What happened.
     pub change: BanAction,
 }
@@ -365,6 +390,19 @@ pub struct BanSnapshot<K> {
     pub taken_at: UnixTime,
     /// Every key with a ban, a grace period or remembered repeats.
     pub entries: Vec<SnapshotEntry<K>>,
+    /// Every network ban in force (absent when there is none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nets: Vec<SnapshotNetBan>,
+}
+
+/// A network ban in a [`BanSnapshot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotNetBan {
+    /// The banned network.
+    pub net: IpNet,
+    /// The ban (its `repeat` is always 0: network bans do not escalate).
+    pub ban: SnapshotBan,
 }
 
 /// One key in a [`BanSnapshot`].
@@ -419,8 +457,159 @@ struct Record {
     idx: Option<(u64, u64)>,
 }
 
+/// A network ban.
+struct NetRec {
+    since: u64,
+    until: Option<u64>,
+    reason: String,
+    rule: String,
+    /// Its entry in `NetBans::expiries` (timed bans).
+    idx: Option<(u64, u64)>,
+}
+
+/// Network bans, kept apart from key bans. A lookup masks the address to
+/// each prefix length that has at least one network ban of its family and
+/// looks the network up: one hash lookup per distinct length, whatever the
+/// number of network bans.
+struct NetBans {
+    map: HashMap<IpNet, NetRec, ahash::RandomState>,
+    /// Network bans per IPv4 prefix length (index 0..=32).
+    v4_count: Vec<u32>,
+    /// Network bans per IPv6 prefix length (index 0..=128).
+    v6_count: Vec<u32>,
+    /// The IPv4 prefix lengths in use.
+    v4_lens: Vec<u8>,
+    /// The IPv6 prefix lengths in use.
+    v6_lens: Vec<u8>,
+    /// (end, id) of every timed network ban.
+    expiries: BTreeMap<(u64, u64), IpNet>,
+}
+
+/// The longer of two bans' ends (`None`: permanent).
+fn longer(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        _ => None,
+    }
+}
+
+impl NetBans {
+    fn new() -> Self {
+        Self {
+            map: HashMap::with_hasher(ahash::RandomState::new()),
+            v4_count: vec![0; 33],
+            v6_count: vec![0; 129],
+            v4_lens: Vec::new(),
+            v6_lens: Vec::new(),
+            expiries: BTreeMap::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn relens(&mut self) {
+        self.v4_lens = (0u8..=32)
+            .filter(|&l| self.v4_count.get(usize::from(l)).is_some_and(|&c| c > 0))
+            .collect();
+        self.v6_lens = (0u8..=128)
+            .filter(|&l| self.v6_count.get(usize::from(l)).is_some_and(|&c| c > 0))
+            .collect();
+    }
+
+    fn count_mut(&mut self, net: &IpNet) -> Option<&mut u32> {
+        match net {
+            IpNet::V4(n) => self.v4_count.get_mut(usize::from(n.prefix_len())),
+            IpNet::V6(n) => self.v6_count.get_mut(usize::from(n.prefix_len())),
+        }
+    }
+
+    /// Inserts or replaces the ban of `net` (canonical).
+    fn insert(&mut self, net: IpNet, mut rec: NetRec, id: &mut u64) {
+        if let Some(old) = self.map.remove(&net) {
+            if let Some(idx) = old.idx {
+                self.expiries.remove(&idx);
+            }
+        } else if let Some(c) = self.count_mut(&net) {
+            *c += 1;
+            if *c == 1 {
+                self.relens();
+            }
+        }
+        rec.idx = rec.until.map(|u| {
+            let idx = (u, *id);
+            *id += 1;
+            self.expiries.insert(idx, net);
+            idx
+        });
+        self.map.insert(net, rec);
+    }
+
+    fn remove(&mut self, net: &IpNet) -> Option<NetRec> {
+        let rec = self.map.remove(net)?;
+        if let Some(idx) = rec.idx {
+            self.expiries.remove(&idx);
+        }
+        if let Some(c) = self.count_mut(net) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.relens();
+            }
+        }
+        Some(rec)
+    }
+
+    /// The longest end among the network bans in force at `now` covering
+    /// `ip` (canonical): `None` if none covers it, `Some(None)` permanent.
+    #[inline]
+    fn covering(&self, ip: IpAddr, now: u64) -> Option<Option<u64>> {
+        let mut best: Option<Option<u64>> = None;
+        let mut consider = |net: IpNet| {
+            if let Some(r) = self.map.get(&net) {
+                if r.until.is_none_or(|u| u > now) {
+                    best = Some(match best {
+                        None => r.until,
+                        Some(b) => longer(b, r.until),
+                    });
+                }
+            }
+        };
+        match ip {
+            IpAddr::V4(a) => {
+                for &len in &self.v4_lens {
+                    if let Ok(n) = Ipv4Net::new(a, len) {
+                        consider(IpNet::V4(n.trunc()));
+                    }
+                }
+            }
+            IpAddr::V6(a) => {
+                for &len in &self.v6_lens {
+                    if let Ok(n) = Ipv6Net::new(a, len) {
+                        consider(IpNet::V6(n.trunc()));
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
+/// `ip` as a key of type `K`, if `K` is `IpAddr` (network bans exist only
+/// in a `BanList<IpAddr>`).
+fn ip_as_key<K: Clone + 'static>(ip: IpAddr) -> Option<K> {
+    (&ip as &dyn Any).downcast_ref::<K>().cloned()
+}
+
+/// `true` if `K` is `IpAddr`.
+fn is_ip_key<K: Clone + 'static>() -> bool {
+    ip_as_key::<K>(IpAddr::from([0u8; 4])).is_some()
+}
+
 struct State<K> {
     records: HashMap<K, Record, ahash::RandomState>,
+    /// Network bans (only ever filled in a `BanList<IpAddr>`).
+    nets: NetBans,
     /// (end, id) of every timed active ban.
     expiries: BTreeMap<(u64, u64), K>,
     /// (forget time, id) of every inactive record.
@@ -485,6 +674,8 @@ pub struct BanList<K> {
     changes: Mutex<Changes<K>>,
     fold: IpFold,
     whitelist: Arc<Whitelist<K>>,
+    /// The whitelist generation whose bans were last lifted.
+    seen_whitelist: AtomicU64,
     config: BanConfig,
 }
 
@@ -610,12 +801,22 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         if config.origin.is_empty() {
             return Err(Error::config("origin", "must not be empty"));
         }
+        if config.max_network_bans > MAX_NETWORK_BANS {
+            return Err(Error::config(
+                "max_network_bans",
+                format!(
+                    "{} exceeds the maximum of {MAX_NETWORK_BANS}",
+                    config.max_network_bans
+                ),
+            ));
+        }
         let whitelist = Arc::new(Whitelist::from_nets(config.whitelist.iter().copied()));
         Ok(Self {
             state: RwLock::new(State {
                 records: HashMap::with_hasher(ahash::RandomState::new()),
                 expiries: BTreeMap::new(),
                 forgets: BTreeMap::new(),
+                nets: NetBans::new(),
                 next_id: 0,
             }),
             changes: Mutex::new(Changes {
@@ -625,6 +826,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
             }),
             fold: IpFold::new(config.ipv4_prefix, config.ipv6_prefix),
             whitelist,
+            seen_whitelist: AtomicU64::new(0),
             config,
         })
     }
@@ -635,6 +837,8 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
     #[must_use]
     pub fn with_whitelist(mut self, whitelist: Arc<Whitelist<K>>) -> Self {
         self.whitelist = whitelist;
+        // Lift, on the next `expire`, bans of keys this whitelist holds.
+        self.seen_whitelist = AtomicU64::new(u64::MAX);
         self
     }
 
@@ -662,16 +866,40 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
     }
 
     /// Is `key` banned at `now`? The per-packet check.
+    ///
+    /// A key is banned if its own (folded) ban is in force, or, for an
+    /// IP-bearing key, a network ban covering its canonical address is;
+    /// `until` is the later end of the two. Cost: one hash lookup for the
+    /// key, plus, only while network bans exist, one hash lookup per
+    /// distinct prefix length among the network bans of the address's
+    /// family (at most 33 for IPv4, 129 for IPv6; usually one or two). A
+    /// whitelisted key is never reported banned (the whitelist is consulted
+    /// only when a ban was found, so it costs nothing on clear packets).
     #[inline]
     pub fn check(&self, key: &K, now: Instant) -> BanCheck {
-        let key = fold_key(self.fold, key);
+        let folded = fold_key(self.fold, key);
+        let now_n = now.as_nanos();
         let state = self.read();
-        match state.records.get(&key).and_then(|r| r.active.as_ref()) {
-            Some(a) if a.until.is_none_or(|u| u > now.as_nanos()) => BanCheck::Banned {
-                until: a.until.map(Instant::from_nanos),
+        let mut found = match state.records.get(&folded).and_then(|r| r.active.as_ref()) {
+            Some(a) if a.until.is_none_or(|u| u > now_n) => Some(a.until),
+            _ => None,
+        };
+        if !state.nets.is_empty() {
+            if let Some(net_until) = key_ip(key).and_then(|ip| state.nets.covering(ip, now_n)) {
+                found = Some(found.map_or(net_until, |u| longer(u, net_until)));
+            }
+        }
+        drop(state);
+        match found {
+            Some(until) if !self.whitelisted(key, &folded) => BanCheck::Banned {
+                until: until.map(Instant::from_nanos),
             },
             _ => BanCheck::Clear,
         }
+    }
+
+    fn whitelisted(&self, key: &K, folded: &K) -> bool {
+        self.whitelist.contains(key) || self.whitelist.contains(folded)
     }
 
     /// `check(key, now).is_banned()`.
@@ -680,7 +908,8 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         self.check(key, now).is_banned()
     }
 
-    /// The ban in force for `key`, with its reason and rule.
+    /// The ban in force on `key` itself (not a network ban covering it;
+    /// see [`get_net`](BanList::get_net)), with its reason and rule.
     pub fn get(&self, key: &K, now: Instant) -> Option<Ban<K>> {
         let key = fold_key(self.fold, key);
         let state = self.read();
@@ -699,7 +928,8 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         })
     }
 
-    /// Every ban in force at `now` (unordered).
+    /// Every key ban in force at `now` (unordered; network bans:
+    /// [`list_nets`](BanList::list_nets)).
     pub fn list(&self, now: Instant) -> Vec<Ban<K>> {
         let state = self.read();
         state
@@ -722,7 +952,8 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
             .collect()
     }
 
-    /// The number of bans in force at `now`.
+    /// The number of key bans in force at `now` (network bans:
+    /// [`network_bans`](Self::network_bans)).
     pub fn len(&self, now: Instant) -> usize {
         let state = self.read();
         state
@@ -736,9 +967,20 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
             .count()
     }
 
-    /// `true` when no ban is in force at `now`.
+    /// `true` when no ban (of a key or a network) is in force at `now`.
     pub fn is_empty(&self, now: Instant) -> bool {
-        self.len(now) == 0
+        self.len(now) == 0 && self.network_bans(now) == 0
+    }
+
+    /// The number of network bans in force at `now`.
+    pub fn network_bans(&self, now: Instant) -> usize {
+        let now_n = now.as_nanos();
+        self.read()
+            .nets
+            .map
+            .values()
+            .filter(|r| r.until.is_none_or(|u| u > now_n))
+            .count()
     }
 
     /// The number of keys remembered (bans, grace periods, repeat history).
@@ -880,6 +1122,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         drop(state);
         let change = self.emit(
             key,
+            None,
             wall,
             BanAction::Ban {
                 until: until.map(|u| to_wall(u, now, wall)),
@@ -941,6 +1184,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         drop(state);
         Some(self.emit(
             key,
+            None,
             wall,
             BanAction::Unban {
                 cause: UnbanCause::Manual,
@@ -962,11 +1206,97 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
     /// than the repeat memory; returns the `Unban { cause: Expired }`
     /// changes (also queued for [`drain_changes`](Self::drain_changes)).
     /// Call it every few seconds.
+    ///
+    /// If the whitelist changed since the last look (through any holder of
+    /// the shared `Arc<Whitelist>`), it first lifts the bans of keys and
+    /// networks it now holds, returning `Unban { cause: Whitelisted }`
+    /// changes too.
     pub fn expire(&self, clock: &impl Clock) -> Vec<BanChange<K>> {
+        let mut changes =
+            if self.whitelist.generation() == self.seen_whitelist.load(Ordering::Acquire) {
+                Vec::new()
+            } else {
+                self.lift_whitelisted(clock)
+            };
         let now = clock.now();
         let wall = clock.wall();
         let mut state = self.write();
-        self.purge_locked(&mut state, now, wall)
+        changes.extend(self.purge_locked(&mut state, now, wall));
+        changes
+    }
+
+    /// Lifts every ban of a key the whitelist now holds, and every network
+    /// ban whose whole network a whitelisted network contains, with
+    /// `Unban { cause: Whitelisted }` changes (also queued). A network ban
+    /// only partly whitelisted stays; its whitelisted addresses are not
+    /// reported banned by [`check`](Self::check). Costs a scan of every
+    /// remembered key: an administrator's operation, not a per-packet one.
+    /// [`expire`](Self::expire) calls it when the whitelist changed.
+    pub fn lift_whitelisted(&self, clock: &impl Clock) -> Vec<BanChange<K>> {
+        let generation = self.whitelist.generation();
+        let now = clock.now();
+        let wall = clock.wall();
+        let now_n = now.as_nanos();
+        let memory = nanos(self.config.escalation.repeat_memory);
+        let mut state = self.write();
+        let keys: Vec<K> = state
+            .records
+            .iter()
+            .filter(|(k, r)| {
+                r.active
+                    .as_ref()
+                    .is_some_and(|a| a.until.is_none_or(|u| u > now_n))
+                    && self.whitelist.contains(k)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &keys {
+            state.unindex(k);
+            if let Some(rec) = state.records.get_mut(k) {
+                rec.active = None;
+            }
+            state.reindex(k, memory);
+        }
+        let nets: Vec<IpNet> = state
+            .nets
+            .map
+            .iter()
+            .filter(|(n, r)| r.until.is_none_or(|u| u > now_n) && self.whitelist.covers_net(n))
+            .map(|(n, _)| *n)
+            .collect();
+        for n in &nets {
+            state.nets.remove(n);
+        }
+        self.seen_whitelist.store(generation, Ordering::Release);
+        drop(state);
+        let lifted = BanAction::Unban {
+            cause: UnbanCause::Whitelisted,
+            grace_until: None,
+        };
+        let mut changes: Vec<BanChange<K>> = keys
+            .into_iter()
+            .map(|k| self.emit(k, None, wall, lifted.clone()))
+            .collect();
+        changes.extend(nets.into_iter().filter_map(|n| {
+            let k = ip_as_key::<K>(n.network())?;
+            Some(self.emit(k, Some(n.prefix_len()), wall, lifted.clone()))
+        }));
+        changes
+    }
+
+    /// Whitelists `net` (in the shared [`Whitelist`]) and lifts at once the
+    /// bans it now covers (see [`lift_whitelisted`](Self::lift_whitelisted)).
+    /// Whitelisting a banned address lifts its ban: an operator who adds a
+    /// trunk's address expects its traffic to pass now, not at the ban's end.
+    pub fn whitelist_net(&self, net: IpNet, clock: &impl Clock) -> Vec<BanChange<K>> {
+        self.whitelist.add_net(net);
+        self.lift_whitelisted(clock)
+    }
+
+    /// Whitelists the exact `key` and lifts at once the ban it carries.
+    pub fn whitelist_key(&self, key: K, clock: &impl Clock) -> Vec<BanChange<K>> {
+        self.whitelist.add_key(key);
+        self.lift_whitelisted(clock)
     }
 
     fn purge_locked(
@@ -978,6 +1308,18 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         let now_n = now.as_nanos();
         let memory = nanos(self.config.escalation.repeat_memory);
         let mut ended = Vec::new();
+        let mut ended_nets = Vec::new();
+        while let Some(entry) = state.nets.expiries.first_entry() {
+            if entry.key().0 > now_n {
+                break;
+            }
+            let ((until, _), net) = entry.remove_entry();
+            if let Some(rec) = state.nets.map.get_mut(&net) {
+                rec.idx = None;
+            }
+            state.nets.remove(&net);
+            ended_nets.push((net, until));
+        }
         while let Some(entry) = state.expiries.first_entry() {
             if entry.key().0 > now_n {
                 break;
@@ -997,22 +1339,33 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
             let (_, key) = entry.remove_entry();
             state.records.remove(&key);
         }
-        ended
+        let expired = BanAction::Unban {
+            cause: UnbanCause::Expired,
+            grace_until: None,
+        };
+        let mut changes: Vec<BanChange<K>> = ended
             .into_iter()
-            .map(|(key, until)| {
-                self.emit(
-                    key,
-                    to_wall(until, now, wall),
-                    BanAction::Unban {
-                        cause: UnbanCause::Expired,
-                        grace_until: None,
-                    },
-                )
-            })
-            .collect()
+            .map(|(key, until)| self.emit(key, None, to_wall(until, now, wall), expired.clone()))
+            .collect();
+        changes.extend(ended_nets.into_iter().filter_map(|(net, until)| {
+            let k = ip_as_key::<K>(net.network())?;
+            Some(self.emit(
+                k,
+                Some(net.prefix_len()),
+                to_wall(until, now, wall),
+                expired.clone(),
+            ))
+        }));
+        changes
     }
 
-    fn emit(&self, key: K, at: UnixTime, change: BanAction) -> BanChange<K> {
+    fn emit(
+        &self,
+        key: K,
+        net_prefix: Option<u8>,
+        at: UnixTime,
+        change: BanAction,
+    ) -> BanChange<K> {
         let mut ch = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
         ch.seq += 1;
         let c = BanChange {
@@ -1020,6 +1373,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
             seq: ch.seq,
             at,
             key,
+            net_prefix,
             change,
         };
         if self.config.max_pending_changes > 0 {
@@ -1057,6 +1411,9 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
     pub fn apply_remote(&self, change: &BanChange<K>, clock: &impl Clock) -> bool {
         if change.origin == self.config.origin {
             return false;
+        }
+        if let Some(prefix) = change.net_prefix {
+            return self.apply_remote_net(change, prefix, clock);
         }
         let key = fold_key(self.fold, &change.key).into_owned();
         let now = clock.now();
@@ -1119,6 +1476,52 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         }
     }
 
+    fn apply_remote_net(&self, change: &BanChange<K>, prefix: u8, clock: &impl Clock) -> bool {
+        if !is_ip_key::<K>() {
+            return false;
+        }
+        let Some(net) = key_ip(&change.key).and_then(|ip| IpNet::new(ip, prefix).ok()) else {
+            return false;
+        };
+        let net = canonical_net(net);
+        let now = clock.now();
+        let wall = clock.wall();
+        let now_n = now.as_nanos();
+        match &change.change {
+            BanAction::Ban {
+                until,
+                reason,
+                rule,
+                ..
+            } => {
+                if self.whitelist.covers_net(&net) {
+                    return false;
+                }
+                let until_m = until.map(|u| to_mono(u, now, wall));
+                if until_m.is_some_and(|u| u <= now_n) {
+                    return false;
+                }
+                let mut state = self.write();
+                if !state.nets.map.contains_key(&net)
+                    && state.nets.map.len() >= self.config.max_network_bans
+                {
+                    return false;
+                }
+                let rec = NetRec {
+                    since: to_mono(change.at, now, wall).min(now_n),
+                    until: until_m,
+                    reason: reason.clone(),
+                    rule: rule.clone(),
+                    idx: None,
+                };
+                let State { nets, next_id, .. } = &mut *state;
+                nets.insert(net, rec, next_id);
+                true
+            }
+            BanAction::Unban { .. } => self.write().nets.remove(&net).is_some(),
+        }
+    }
+
     /// Every ban, grace period and remembered repeat, with wall-clock times
     /// (via [`Clock::wall`]), to serialise with serde.
     pub fn snapshot(&self, clock: &impl Clock) -> BanSnapshot<K> {
@@ -1147,11 +1550,28 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
                 grace_until: (rec.grace_until > now_n).then(|| to_wall(rec.grace_until, now, wall)),
             })
             .collect();
+        let nets = state
+            .nets
+            .map
+            .iter()
+            .filter(|(_, r)| r.until.is_none_or(|u| u > now_n))
+            .map(|(n, r)| SnapshotNetBan {
+                net: *n,
+                ban: SnapshotBan {
+                    since: to_wall(r.since, now, wall),
+                    until: r.until.map(|u| to_wall(u, now, wall)),
+                    reason: r.reason.clone(),
+                    rule: r.rule.clone(),
+                    repeat: 0,
+                },
+            })
+            .collect();
         BanSnapshot {
             version: 1,
             origin: self.config.origin.clone(),
             taken_at: wall,
             entries,
+            nets,
         }
     }
 
@@ -1210,6 +1630,194 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
             );
             state.reindex(&key, memory);
         }
+        if is_ip_key::<K>() {
+            for n in &snapshot.nets {
+                let net = canonical_net(n.net);
+                let until = n.ban.until.map(|u| to_mono(u, now, wall));
+                if until.is_some_and(|u| u <= now_n) || self.whitelist.covers_net(&net) {
+                    continue;
+                }
+                if !state.nets.map.contains_key(&net)
+                    && state.nets.map.len() >= self.config.max_network_bans
+                {
+                    continue;
+                }
+                let rec = NetRec {
+                    since: to_mono(n.ban.since, now, wall),
+                    until,
+                    reason: n.ban.reason.clone(),
+                    rule: n.ban.rule.clone(),
+                    idx: None,
+                };
+                let State { nets, next_id, .. } = &mut *state;
+                nets.insert(net, rec, next_id);
+                restored += 1;
+            }
+        }
         restored
+    }
+}
+
+/// Network bans: a manual ban that covers every address of a network, for
+/// a `BanList<IpAddr>`.
+///
+/// Network bans live beside key bans (in the same lock, in their own
+/// table), are checked by every [`check`](BanList::check) of an address,
+/// expire like key bans (with `Unban { cause: Expired }` changes carrying
+/// [`BanChange::net_prefix`]), appear in snapshots ([`BanSnapshot::nets`])
+/// and are restored. They do not escalate and have no grace period (they
+/// are an administrator's decision), and at most
+/// [`BanConfig::max_network_bans`] may be in force. Addresses are matched
+/// in their canonical form, not folded: a `/128` network ban bans one
+/// address even with the default `/64` folding.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use std::time::Duration;
+/// use pbxsec_core::{Clock, ManualClock};
+/// use pbxsec_ratelimit::{BanConfig, BanList, BanOutcome};
+///
+/// let clock = ManualClock::default();
+/// let bans: BanList<IpAddr> = BanList::new(BanConfig::default()).unwrap();
+/// let net = "203.0.113.0/24".parse().unwrap();
+/// let out = bans.ban_net(net, Some(Duration::from_secs(86_400)), "scanner range", "admin", &clock);
+/// assert!(matches!(out, BanOutcome::Banned(_)));
+/// assert!(bans.check(&"203.0.113.77".parse().unwrap(), clock.now()).is_banned());
+/// assert!(!bans.check(&"203.0.114.1".parse().unwrap(), clock.now()).is_banned());
+/// assert_eq!(bans.list_nets(clock.now()).len(), 1);
+/// ```
+impl BanList<IpAddr> {
+    /// Bans every address of `net` for `duration` (`None`: permanent, until
+    /// [`unban_net`](Self::unban_net)). A network already banned until
+    /// later is left alone ([`BanOutcome::AlreadyBanned`]); one banned until
+    /// sooner is extended. A network wholly inside a whitelisted network is
+    /// refused ([`BanOutcome::Whitelisted`]); whitelisted addresses inside
+    /// a banned network are never reported banned. Beyond
+    /// [`BanConfig::max_network_bans`]: [`BanOutcome::Full`].
+    pub fn ban_net(
+        &self,
+        net: IpNet,
+        duration: Option<Duration>,
+        reason: &str,
+        rule: &str,
+        clock: &impl Clock,
+    ) -> BanOutcome<IpAddr> {
+        let net = canonical_net(net);
+        if self.whitelist.covers_net(&net) {
+            return BanOutcome::Whitelisted;
+        }
+        let now = clock.now();
+        let wall = clock.wall();
+        let now_n = now.as_nanos();
+        let until = duration.map(|d| now_n.saturating_add(nanos(d)));
+        let mut state = self.write();
+        self.purge_locked(&mut state, now, wall);
+        let since = match state.nets.map.get(&net) {
+            Some(old) => {
+                let is_longer = match (old.until, until) {
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                    (Some(o), Some(n)) => n > o,
+                };
+                if !is_longer {
+                    return BanOutcome::AlreadyBanned {
+                        until: old.until.map(Instant::from_nanos),
+                    };
+                }
+                old.since
+            }
+            None => {
+                if state.nets.map.len() >= self.config.max_network_bans {
+                    return BanOutcome::Full;
+                }
+                now_n
+            }
+        };
+        let rec = NetRec {
+            since,
+            until,
+            reason: reason.to_owned(),
+            rule: rule.to_owned(),
+            idx: None,
+        };
+        let State { nets, next_id, .. } = &mut *state;
+        nets.insert(net, rec, next_id);
+        drop(state);
+        BanOutcome::Banned(self.emit(
+            net.network(),
+            Some(net.prefix_len()),
+            wall,
+            BanAction::Ban {
+                until: until.map(|u| to_wall(u, now, wall)),
+                reason: reason.to_owned(),
+                rule: rule.to_owned(),
+                repeat: 0,
+            },
+        ))
+    }
+
+    /// Lifts the ban of exactly `net` (as banned; host bits ignored).
+    /// Returns the change, or `None` if it was not banned.
+    pub fn unban_net(&self, net: IpNet, clock: &impl Clock) -> Option<BanChange<IpAddr>> {
+        let net = canonical_net(net);
+        let now = clock.now();
+        let wall = clock.wall();
+        {
+            let mut state = self.write();
+            // An ended ban is left for `expire` to report, like a key's.
+            if state
+                .nets
+                .map
+                .get(&net)?
+                .until
+                .is_some_and(|u| u <= now.as_nanos())
+            {
+                return None;
+            }
+            state.nets.remove(&net);
+        }
+        Some(self.emit(
+            net.network(),
+            Some(net.prefix_len()),
+            wall,
+            BanAction::Unban {
+                cause: UnbanCause::Manual,
+                grace_until: None,
+            },
+        ))
+    }
+
+    /// The ban in force on exactly `net`.
+    pub fn get_net(&self, net: IpNet, now: Instant) -> Option<Ban<IpNet>> {
+        let net = canonical_net(net);
+        let state = self.read();
+        let r = state.nets.map.get(&net)?;
+        if r.until.is_some_and(|u| u <= now.as_nanos()) {
+            return None;
+        }
+        Some(net_ban(net, r))
+    }
+
+    /// Every network ban in force at `now` (unordered).
+    pub fn list_nets(&self, now: Instant) -> Vec<Ban<IpNet>> {
+        let now_n = now.as_nanos();
+        self.read()
+            .nets
+            .map
+            .iter()
+            .filter(|(_, r)| r.until.is_none_or(|u| u > now_n))
+            .map(|(n, r)| net_ban(*n, r))
+            .collect()
+    }
+}
+
+fn net_ban(net: IpNet, r: &NetRec) -> Ban<IpNet> {
+    Ban {
+        key: net,
+        reason: r.reason.clone(),
+        rule: r.rule.clone(),
+        since: Instant::from_nanos(r.since),
+        until: r.until.map(Instant::from_nanos),
+        repeat: 0,
     }
 }

@@ -16,6 +16,7 @@ pub use ban::{
     DEFAULT_MAX_PENDING_CHANGES, DEFAULT_REPEAT_MEMORY, Escalation, Recidive, SnapshotBan,
     SnapshotEntry, UnbanCause,
 };
+pub use ban::{DEFAULT_MAX_NETWORK_BANS, MAX_NETWORK_BANS, SnapshotNetBan};
 pub use concurrency::{ConcurrencyConfig, ConcurrencyDenied, ConcurrencyGuard, ConcurrencyLimiter};
 pub use error::{Error, Result};
 pub use key::{DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, IpFold};
