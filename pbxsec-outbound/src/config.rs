@@ -181,7 +181,8 @@ pub struct FraudBurstConfig {
     #[serde(default = "yes")]
     pub per_source: bool,
     /// How many extensions (and sources) are tracked at once; memory is
-    /// allocated when the guard is built. Default: [`DEFAULT_LIMITER_KEYS`].
+    /// allocated when the guard is built. Default: [`DEFAULT_LIMITER_KEYS`];
+    /// at most 1 048 576.
     #[serde(default = "default_limiter_keys")]
     pub capacity: usize,
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pbxsec_core::{Clock, EventKind, Instant, SecurityEvent, Service, UnixTime};
@@ -18,6 +19,9 @@ use crate::policy::{Call, OutboundPolicy};
 
 /// The most distinct tenants holding concurrent-call places at once.
 const TENANT_KEYS: usize = 65_536;
+/// The largest `fraud_burst.capacity`: memory for it is allocated when the
+/// guard is built (about 120 bytes per key for each of the two counters).
+const MAX_BURST_KEYS: usize = 1 << 20;
 /// The most distinct trunks holding concurrent-call places at once.
 const TRUNK_KEYS: usize = 65_536;
 
@@ -64,6 +68,9 @@ struct Bursts {
     per_source: Option<ThresholdCounter<IpAddr>>,
     blocked_extensions: BanList<Box<str>>,
     blocked_sources: BanList<IpAddr>,
+    /// Set once anything was ever blocked: until then the block lists are
+    /// not looked up (the common case costs one atomic load).
+    any_blocked: AtomicBool,
 }
 
 /// The time of one check, as a [`Clock`] for the ban lists.
@@ -84,6 +91,15 @@ impl Clock for At {
 impl Bursts {
     fn new(config: &FraudBurstConfig) -> Result<Self, Error> {
         let field = |f: &str| format!("fraud_burst.{f}");
+        if config.capacity > MAX_BURST_KEYS {
+            return Err(Error::config(
+                field("capacity"),
+                format!(
+                    "{} exceeds the maximum of {MAX_BURST_KEYS}",
+                    config.capacity
+                ),
+            ));
+        }
         let threshold = ThresholdConfig::new(config.limit, config.window)
             .with_capacity(config.capacity)
             .with_clear_on_reach(true);
@@ -113,13 +129,14 @@ impl Bursts {
             per_source,
             blocked_extensions,
             blocked_sources,
+            any_blocked: AtomicBool::new(false),
         })
     }
 
     /// The refusal for a blocked extension or source, if one is blocked.
     #[allow(clippy::borrowed_box)] // the ban list's key type is `Box<str>`
     fn blocked(&self, call: &Call<'_>, ext_key: &Box<str>, now: Instant) -> Option<Checked> {
-        if !self.config.block {
+        if !self.config.block || !self.any_blocked.load(Ordering::Acquire) {
             return None;
         }
         let ext = self.blocked_extensions.check(ext_key, now);
@@ -189,6 +206,7 @@ impl Bursts {
         wall: UnixTime,
     ) -> bool {
         let at = At { now, wall };
+        self.any_blocked.store(true, Ordering::Release);
         let reason = "burst of fraud-like outbound call attempts";
         let outcome = match self.config.block_for {
             Some(d) => list.ban_for(key, d, reason, "fraud_burst", &at),

@@ -284,6 +284,7 @@ fn burst_config_is_validated() {
         r#"{ "limit": 0 }"#,
         r#"{ "block": true, "block_for": "0s" }"#,
         r#"{ "capacity": 0 }"#,
+        r#"{ "capacity": 1048577 }"#,
     ] {
         let c: OutboundConfig =
             serde_json::from_str(&format!(r#"{{ "fraud_burst": {bad} }}"#)).unwrap();

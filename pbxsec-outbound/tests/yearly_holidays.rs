@@ -83,8 +83,8 @@ trait SubSecs {
 }
 
 impl SubSecs for UnixTime {
-    fn saturating_sub_secs(self, s: u64) -> UnixTime {
-        UnixTime::from_millis(self.as_millis().saturating_sub(s * 1000))
+    fn saturating_sub_secs(self, s: u64) -> Self {
+        Self::from_millis(self.as_millis().saturating_sub(s * 1000))
     }
 }
 
