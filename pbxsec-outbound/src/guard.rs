@@ -45,7 +45,15 @@ const TRUNK_KEYS: usize = 65_536;
 ///    system. A slot cannot be released twice and is released on every
 ///    path that drops it.
 ///
-/// The checks, in order: the extension's call rate (every attempt counts,
+/// With [`OutboundConfig::fraud_burst`] (on by default), every denial that
+/// carries a fraud event is counted per extension (and per source address,
+/// [`Call::with_source`]); the one that completes a burst carries a
+/// [`FraudBurst`] in [`Outcome::bursts`], and with `block` the extension
+/// (or source) is refused first thing (`extension_blocked`,
+/// `source_blocked`) until the block ends or
+/// [`unblock_extension`](Self::unblock_extension) lifts it.
+///
+/// The checks, in order: a burst block, the extension's call rate (every attempt counts,
 /// refused ones too, so a dialler gets nowhere), the wrong-PIN lock (when a
 /// PIN is entered), the policy ([`OutboundPolicy::decide`]), a wrong PIN is
 /// counted, then a place on the system, the tenant and the first trunk of
