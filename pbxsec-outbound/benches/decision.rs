@@ -2,7 +2,9 @@
 //! country rules, and its parts side by side with the peer crates doing the
 //! same job on the same inputs: `regex::RegexSet` for dial patterns, a std
 //! `HashSet` plus a `RegexSet` for number lists, `phonenumber::parse` for
-//! finding the country code.
+//! finding the country code. Then what burst detection adds to
+//! `OutboundGuard::check` (`guard_*` groups: the same guard with
+//! `fraud_burst` off and on).
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used)] // bench setup: a panic is a broken bench
 
@@ -11,9 +13,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pbxsec_core::UnixTime;
+use pbxsec_core::{Instant, UnixTime};
 use pbxsec_outbound::{
-    Call, CountryConfig, DialPattern, OutboundConfig, OutboundPolicy, RouteConfig, RoutePattern,
+    Call, CountryConfig, DialPattern, FraudBurstConfig, OutboundConfig, OutboundGuard,
+    OutboundPolicy, RouteConfig, RoutePattern,
 };
 
 /// A deterministic pseudo-random sequence (xorshift), so every run measures
@@ -212,6 +215,42 @@ fn bench(c: &mut Criterion) {
                 .map(|n| n.code().value())
                 .ok()
         });
+    });
+    g.finish();
+
+    // Burst detection inside the guard: the same calls through a guard
+    // without it and with it (alert only for the denial, so that it keeps
+    // being counted; with `block` for the allowed call, so that the block
+    // list is looked up).
+    let guard = |burst: Option<FraudBurstConfig>| {
+        OutboundGuard::try_from(OutboundConfig {
+            call_rate: None,
+            fraud_burst: burst,
+            ..config.clone()
+        })
+        .unwrap()
+    };
+    let off = guard(None);
+    let counting = guard(Some(FraudBurstConfig::default()));
+    let blocking = guard(Some(FraudBurstConfig {
+        block: true,
+        ..FraudBurstConfig::default()
+    }));
+    let now = Instant::from_nanos(1_000_000_000);
+    let mut g = c.benchmark_group("guard_denied_country");
+    g.bench_function("fraud_burst_off", |b| {
+        b.iter(|| off.check(black_box(&refused_country), now, wall));
+    });
+    g.bench_function("fraud_burst_counting", |b| {
+        b.iter(|| counting.check(black_box(&refused_country), now, wall));
+    });
+    g.finish();
+    let mut g = c.benchmark_group("guard_allowed_international");
+    g.bench_function("fraud_burst_off", |b| {
+        b.iter(|| off.check(black_box(&allowed), now, wall));
+    });
+    g.bench_function("fraud_burst_blocking", |b| {
+        b.iter(|| blocking.check(black_box(&allowed), now, wall));
     });
     g.finish();
 }

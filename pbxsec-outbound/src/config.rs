@@ -119,6 +119,120 @@ pub struct OutboundConfig {
     /// none (no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_calls_per_tenant: Option<u32>,
+    /// Bursts of fraud-like denials: counted per extension (and per source
+    /// address when the call carries one), one burst alert when `limit` of
+    /// them fall within `window`, and optionally a block of the
+    /// extension's outbound calls. Default: 5 within 10 minutes, alert
+    /// only (no block); `null` turns it off.
+    #[serde(default = "default_fraud_burst")]
+    pub fraud_burst: Option<FraudBurstConfig>,
+}
+
+/// Burst detection of fraud-like denials (see [`OutboundConfig::fraud_burst`]).
+///
+/// A denial is fraud-like when it carries a `TollFraudSuspected` event
+/// (see the crate docs: refused international attempts, blocked numbers,
+/// wrong PINs, PIN locks, call-rate denials). They are counted with
+/// `pbxsec_ratelimit::ThresholdCounter` (exact sliding window) per
+/// extension, and per source address ([`Call::with_source`](crate::Call::with_source))
+/// when `per_source` is on. The denial that makes `limit` within `window`
+/// carries a [`FraudBurst`](crate::FraudBurst) (with its own
+/// `TollFraudSuspected` event saying it is a burst) in
+/// [`Outcome::bursts`](crate::Outcome::bursts); the count then starts again.
+/// With `block`, the extension (and, for a source burst, the source) may
+/// not call out for `block_for`, or until
+/// [`OutboundGuard::unblock_extension`](crate::OutboundGuard::unblock_extension)
+/// when `block_for` is absent (Yeastar S-Series, K2 and Cloud PBX: an
+/// extension over its outbound restriction is locked until the
+/// administrator re-enables it).
+///
+/// ```
+/// use pbxsec_outbound::FraudBurstConfig;
+/// let c: FraudBurstConfig = serde_json::from_str(
+///     r#"{ "limit": 3, "window": "5m", "block": true, "block_for": "1h" }"#).unwrap();
+/// assert!(c.per_source);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FraudBurstConfig {
+    /// Fraud-like denials that make a burst (1 to 65 536). Default: 5.
+    #[serde(default = "default_burst_limit")]
+    pub limit: u32,
+    /// The sliding window they must fall in. Default: 10 minutes.
+    #[serde(
+        default = "default_burst_window",
+        with = "pbxsec_core::duration::serde"
+    )]
+    pub window: Duration,
+    /// Block outbound calls of the extension (and of the source, for a
+    /// source burst) when a burst is reached. Default: `false` (alert only).
+    #[serde(default)]
+    pub block: bool,
+    /// How long a block lasts; absent: until an administrator unblocks.
+    /// Default: absent.
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub block_for: Option<Duration>,
+    /// Count per source address too, when the call carries one. Default:
+    /// `true`.
+    #[serde(default = "yes")]
+    pub per_source: bool,
+    /// How many extensions (and sources) are tracked at once; memory is
+    /// allocated when the guard is built. Default: [`DEFAULT_LIMITER_KEYS`];
+    /// at most 1 048 576.
+    #[serde(default = "default_limiter_keys")]
+    pub capacity: usize,
+}
+
+/// The default [`FraudBurstConfig::limit`]: 5 fraud-like denials.
+pub const DEFAULT_BURST_LIMIT: u32 = 5;
+/// The default [`FraudBurstConfig::window`]: 10 minutes.
+pub const DEFAULT_BURST_WINDOW: Duration = Duration::from_secs(600);
+
+const fn default_burst_limit() -> u32 {
+    DEFAULT_BURST_LIMIT
+}
+const fn default_burst_window() -> Duration {
+    DEFAULT_BURST_WINDOW
+}
+const fn yes() -> bool {
+    true
+}
+const fn default_limiter_keys() -> usize {
+    DEFAULT_LIMITER_KEYS
+}
+#[allow(clippy::unnecessary_wraps)] // serde default of an Option field
+fn default_fraud_burst() -> Option<FraudBurstConfig> {
+    Some(FraudBurstConfig::default())
+}
+
+impl Default for FraudBurstConfig {
+    fn default() -> Self {
+        Self {
+            limit: DEFAULT_BURST_LIMIT,
+            window: DEFAULT_BURST_WINDOW,
+            block: false,
+            block_for: None,
+            per_source: true,
+            capacity: DEFAULT_LIMITER_KEYS,
+        }
+    }
+}
+
+impl FraudBurstConfig {
+    /// Yeastar-like: 5 fraud-like denials within 10 minutes lock the
+    /// extension's outbound calls until an administrator unblocks it (the
+    /// S-Series, K2 and Cloud PBX lock an extension that exceeds its
+    /// outbound restriction rule until it is re-enabled).
+    pub fn yeastar() -> Self {
+        Self {
+            block: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// A trunk's limits.
@@ -173,6 +287,7 @@ impl Default for OutboundConfig {
             trunks: BTreeMap::new(),
             max_concurrent_calls: None,
             max_concurrent_calls_per_tenant: None,
+            fraud_burst: default_fraud_burst(),
         }
     }
 }
@@ -316,9 +431,14 @@ impl OutboundConfig {
     /// calls per second per extension, no routes (the
     /// administrator adds routes such as `8X.` local, `0X.` long distance and
     /// `9X.` international, each with its permitted extensions), and country
-    /// codes refused unless enabled once a country list is set.
+    /// codes refused unless enabled once a country list is set; bursts of
+    /// fraud-like denials lock the extension until an administrator
+    /// unblocks it ([`FraudBurstConfig::yeastar`]).
     pub fn yeastar_p_series() -> Self {
-        Self::default()
+        Self {
+            fraud_burst: Some(FraudBurstConfig::yeastar()),
+            ..Self::default()
+        }
     }
 
     /// PortSIP PBX defaults: two roles, *Standard User* (internal calls

@@ -1,5 +1,6 @@
 //! What a decision is: a value the caller acts on.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +46,12 @@ pub enum DenyCode {
     TenantFull,
     /// `system_full`: the system is at its concurrent-call limit.
     SystemFull,
+    /// `extension_blocked`: the extension's outbound calls are blocked
+    /// after a burst of fraud-like attempts ([`crate::FraudBurstConfig`]).
+    ExtensionBlocked,
+    /// `source_blocked`: calls from this source address are blocked after
+    /// a burst of fraud-like attempts from it.
+    SourceBlocked,
 }
 
 impl DenyCode {
@@ -66,6 +73,8 @@ impl DenyCode {
             Self::TrunkFull => "trunk_full",
             Self::TenantFull => "tenant_full",
             Self::SystemFull => "system_full",
+            Self::ExtensionBlocked => "extension_blocked",
+            Self::SourceBlocked => "source_blocked",
         }
     }
 
@@ -147,4 +156,38 @@ pub struct Outcome {
     /// looks like fraud: an international attempt refused, a blocked number,
     /// a wrong PIN.
     pub event: Option<SecurityEvent>,
+    /// The bursts this denial completed (from an
+    /// [`OutboundGuard`](crate::OutboundGuard) with
+    /// [`fraud_burst`](crate::OutboundConfig::fraud_burst) on): empty for
+    /// almost every call; one entry (two when the extension and the source
+    /// reach their limit on the same denial) on the denial that makes a
+    /// burst. Log each [`FraudBurst::event`] as well as [`event`](Self::event).
+    pub bursts: Vec<FraudBurst>,
+}
+
+/// What a burst was counted on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BurstScope {
+    /// The calling extension (with its tenant, if any).
+    Extension,
+    /// The source address the calls came from.
+    Source(IpAddr),
+}
+
+/// A burst of fraud-like denials, reached on this call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FraudBurst {
+    /// Per extension or per source.
+    pub scope: BurstScope,
+    /// Fraud-like denials within the window (at least the limit).
+    pub count: u64,
+    /// The window they fell in.
+    pub window: Duration,
+    /// `true` when the extension (or source) is now blocked.
+    pub blocked: bool,
+    /// How long the block lasts; `None` with `blocked`: until unblocked.
+    pub blocked_for: Option<Duration>,
+    /// A `TollFraudSuspected` event (severity alert) whose detail starts
+    /// with `burst:`; one per burst, not per denial.
+    pub event: SecurityEvent,
 }

@@ -19,14 +19,18 @@ use crate::error::Error;
 ///
 /// Open when the local date is not a holiday and the local time lies in one
 /// of the `weekly` ranges for that weekday. With no `weekly` ranges it is
-/// never open.
+/// never open. Holidays are dated (`"2026-12-24"`) or recur every year
+/// (`"12-25"`); both are whole local days in `time_zone`, so a holiday on a
+/// day when the clocks change lasts 23 or 25 hours.
 ///
 /// ```
 /// # use pbxsec_outbound::{TimeConditionConfig, WeeklyRange};
 /// let office: TimeConditionConfig = serde_json::from_str(r#"{
 ///     "time_zone": "Europe/Berlin",
 ///     "weekly": [ { "days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "18:00" } ],
-///     "holidays": [ { "date": "2026-12-24", "until": "2026-12-26" } ]
+///     "holidays": [ { "date": "2026-12-24", "until": "2026-12-26" },
+///                   { "name": "Christmas Day", "date": "12-25" },
+///                   { "name": "New Year", "date": "12-31", "until": "01-01" } ]
 /// }"#).unwrap();
 /// assert_eq!(office.weekly.len(), 1);
 /// ```
@@ -62,17 +66,21 @@ pub struct WeeklyRange {
     pub to: String,
 }
 
-/// A holiday: closed on `date`, or from `date` to `until` inclusive
-/// (`"YYYY-MM-DD"`).
+/// A holiday: closed on `date`, or from `date` to `until` inclusive.
+///
+/// Dated: `"YYYY-MM-DD"` (`"2026-12-24"`). Every year: `"MM-DD"` (`"12-25"`),
+/// with `until` written the same way; a yearly range may run over the new
+/// year (`"12-31"` until `"01-01"`). A yearly `"02-29"` is a holiday in leap
+/// years only. `date` and `until` must be of the same kind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Holiday {
     /// A name for people (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The first (or only) day.
+    /// The first (or only) day: `"YYYY-MM-DD"`, or `"MM-DD"` every year.
     pub date: String,
-    /// The last day, inclusive. Default: `date`.
+    /// The last day, inclusive, written like `date`. Default: `date`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
@@ -85,6 +93,31 @@ pub struct TimeCondition {
     week: [Vec<(u16, u16)>; 7],
     /// Sorted, non-overlapping holiday date ranges (inclusive).
     holidays: Vec<(Date, Date)>,
+    /// Sorted, non-overlapping yearly ranges of (month, day), inclusive;
+    /// ranges over the new year are split in two.
+    yearly: Vec<(MonthDay, MonthDay)>,
+}
+
+/// A day of the year, `(month, day)`, ordered through the year.
+type MonthDay = (i8, i8);
+
+/// Sorts and merges inclusive ranges (linear after the sort).
+fn merge<T: Ord + Copy>(mut ranges: Vec<(T, T)>) -> Vec<(T, T)> {
+    ranges.sort_unstable();
+    let mut merged: Vec<(T, T)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// `true` if `x` is inside one of the sorted, non-overlapping `ranges`.
+fn in_ranges<T: Ord + Copy>(ranges: &[(T, T)], x: T) -> bool {
+    let idx = ranges.partition_point(|&(_, end)| end < x);
+    ranges.get(idx).is_some_and(|&(start, _)| start <= x)
 }
 
 impl TimeCondition {
@@ -122,8 +155,33 @@ impl TimeCondition {
             }
         }
         let mut holidays = Vec::with_capacity(config.holidays.len());
+        let mut yearly = Vec::new();
         for (i, h) in config.holidays.iter().enumerate() {
             let f = format!("{field}.holidays[{i}]");
+            if h.date.len() == 5 {
+                let start =
+                    parse_month_day(&h.date).map_err(|p| Error::config(format!("{f}.date"), p))?;
+                let end = match &h.until {
+                    Some(u) if u.len() == 5 => {
+                        parse_month_day(u).map_err(|p| Error::config(format!("{f}.until"), p))?
+                    }
+                    Some(_) => {
+                        return Err(Error::config(
+                            format!("{f}.until"),
+                            "`date` recurs every year (MM-DD), so `until` must too",
+                        ));
+                    }
+                    None => start,
+                };
+                if end < start {
+                    // Over the new year.
+                    yearly.push((start, (12, 31)));
+                    yearly.push(((1, 1), end));
+                } else {
+                    yearly.push((start, end));
+                }
+                continue;
+            }
             let start = parse_date(&h.date).map_err(|p| Error::config(format!("{f}.date"), p))?;
             let end = match &h.until {
                 Some(u) => parse_date(u).map_err(|p| Error::config(format!("{f}.until"), p))?,
@@ -134,18 +192,11 @@ impl TimeCondition {
             }
             holidays.push((start, end));
         }
-        holidays.sort_unstable();
-        let mut merged: Vec<(Date, Date)> = Vec::with_capacity(holidays.len());
-        for (s, e) in holidays {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
         Ok(Self {
             tz,
             week,
-            holidays: merged,
+            holidays: merge(holidays),
+            yearly: merge(yearly),
         })
     }
 
@@ -159,12 +210,7 @@ impl TimeCondition {
         };
         let local = self.tz.to_offset(ts).to_datetime(ts);
         let date = local.date();
-        let idx = self.holidays.partition_point(|&(_, end)| end < date);
-        if self
-            .holidays
-            .get(idx)
-            .is_some_and(|&(start, _)| start <= date)
-        {
+        if in_ranges(&self.holidays, date) || in_ranges(&self.yearly, (date.month(), date.day())) {
             return false;
         }
         let day = usize::from(local.weekday().to_monday_zero_offset().unsigned_abs());
@@ -212,6 +258,25 @@ fn parse_day(s: &str) -> Result<usize, String> {
         }
     };
     Ok(usize::from(day.to_monday_zero_offset().unsigned_abs()))
+}
+
+/// `"MM-DD"`, a day that exists in a leap year.
+fn parse_month_day(s: &str) -> Result<MonthDay, String> {
+    let bad = || {
+        format!(
+            "{:?} is not a day of the year; write MM-DD (every year) or YYYY-MM-DD",
+            crate::error::excerpt(s)
+        )
+    };
+    let (m, d) = s.split_once('-').ok_or_else(bad)?;
+    if m.len() != 2 || d.len() != 2 || !m.bytes().chain(d.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let m: i8 = m.parse().map_err(|_| bad())?;
+    let d: i8 = d.parse().map_err(|_| bad())?;
+    // 2024 is a leap year: 02-29 is a valid yearly holiday.
+    Date::new(2024, m, d).map_err(|_| bad())?;
+    Ok((m, d))
 }
 
 fn parse_date(s: &str) -> Result<Date, String> {

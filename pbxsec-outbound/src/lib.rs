@@ -12,11 +12,12 @@ pub mod pattern;
 mod policy;
 
 pub use config::{
-    CallClass, CountryConfig, DEFAULT_LIMITER_KEYS, DEFAULT_MAX_CALL_DURATION, ExtensionConfig,
-    OutboundConfig, PORTSIP_STANDARD_INTERNATIONAL_USER, PORTSIP_STANDARD_USER, PinEntry,
-    RoleConfig, RouteConfig, RoutePattern, TrunkConfig,
+    CallClass, CountryConfig, DEFAULT_BURST_LIMIT, DEFAULT_BURST_WINDOW, DEFAULT_LIMITER_KEYS,
+    DEFAULT_MAX_CALL_DURATION, ExtensionConfig, FraudBurstConfig, OutboundConfig,
+    PORTSIP_STANDARD_INTERNATIONAL_USER, PORTSIP_STANDARD_USER, PinEntry, RoleConfig, RouteConfig,
+    RoutePattern, TrunkConfig,
 };
-pub use decision::{Decision, DenyCode, Outcome};
+pub use decision::{BurstScope, Decision, DenyCode, FraudBurst, Outcome};
 pub use error::{Error, PatternProblem, Result};
 pub use guard::{CallSlot, Checked, OutboundGuard};
 pub use hours::{Holiday, TimeCondition, TimeConditionConfig, WeeklyRange};

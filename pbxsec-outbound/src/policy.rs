@@ -1,6 +1,7 @@
 //! The compiled policy and the decision it makes.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 
 /// The hasher of every lookup table: `ahash` (fast on short keys, keyed
 /// per process so a config cannot be crafted against it).
@@ -35,6 +36,9 @@ pub struct Caller<'a> {
     pub role: Option<&'a str>,
     /// The tenant, on a multi-tenant PBX.
     pub tenant: Option<&'a str>,
+    /// The address the call came from (the SIP peer), when known: put in
+    /// events and counted for bursts per source.
+    pub source: Option<IpAddr>,
 }
 
 /// One call attempt: who, what was dialled, and the PIN entered (if any).
@@ -57,6 +61,7 @@ impl<'a> Call<'a> {
                 groups: &[],
                 role: None,
                 tenant: None,
+                source: None,
             },
             dialled,
             pin: None,
@@ -81,6 +86,13 @@ impl<'a> Call<'a> {
     #[must_use]
     pub const fn with_tenant(mut self, tenant: &'a str) -> Self {
         self.caller.tenant = Some(tenant);
+        self
+    }
+
+    /// Sets the address the call came from.
+    #[must_use]
+    pub const fn with_source(mut self, source: IpAddr) -> Self {
+        self.caller.source = Some(source);
         self
     }
 
@@ -466,7 +478,11 @@ impl OutboundPolicy {
     pub fn decide(&self, call: &Call<'_>, wall: UnixTime) -> Outcome {
         let decision = self.decide_only(call, wall);
         let event = self.fraud_event(call, &decision, wall);
-        Outcome { decision, event }
+        Outcome {
+            decision,
+            event,
+            bursts: Vec::new(),
+        }
     }
 
     pub(crate) fn fraud_event(
@@ -485,7 +501,10 @@ impl OutboundPolicy {
             | DenyCode::PinWrong
             | DenyCode::PinLocked
             | DenyCode::RateExceeded => true,
-            DenyCode::InvalidNumber | DenyCode::PinRequired => false,
+            DenyCode::InvalidNumber
+            | DenyCode::PinRequired
+            | DenyCode::ExtensionBlocked
+            | DenyCode::SourceBlocked => false,
             _ => {
                 let symbols: Vec<u8> = call.dialled.bytes().filter_map(symbol).collect();
                 self.classify(&symbols).0 == CallClass::International
@@ -749,6 +768,9 @@ fn event(call: &Call<'_>, code: DenyCode, message: &str, wall: UnixTime) -> Secu
         .with_detail(format!("{code}: {message}"));
     if let Some(t) = call.caller.tenant {
         e = e.with_tenant(t);
+    }
+    if let Some(ip) = call.caller.source {
+        e = e.with_source_ip(ip);
     }
     e
 }

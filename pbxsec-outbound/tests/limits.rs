@@ -198,6 +198,9 @@ fn tenant_and_global_limits() {
 fn wrong_pins_lock_the_pin_route() {
     let guard = OutboundGuard::new(&OutboundConfig {
         call_rate: None,
+        // The PIN budget alone: bursts (which would block 1001 after five
+        // fraud-like denials) are tested in tests/bursts.rs.
+        fraud_burst: None,
         ..config(&[])
     })
     .unwrap();
