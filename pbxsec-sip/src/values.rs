@@ -621,9 +621,13 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when it is malformed.
     pub fn via(&self) -> Result<Via<'a>> {
-        let h = self.required(HeaderName::Via)?;
-        let (v, off) = CommaSplit::new(h.value).next().unwrap_or(("", 0));
-        Via::parse_at(v, h.value_offset + off)
+        let (value, at) = self.required_value(HeaderName::Via)?;
+        // One value (no comma at all) is the common case: skip the split.
+        if memchr::memchr(b',', value.as_bytes()).is_none() {
+            return Via::parse_at(value, at);
+        }
+        let (v, off) = CommaSplit::new(value).next().unwrap_or(("", 0));
+        Via::parse_at(v, at + off)
     }
 
     /// Every Via value, topmost first (all Via headers, each comma-separated value).
@@ -638,8 +642,8 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
     pub fn from(&self) -> Result<NameAddr<'a>> {
-        let h = self.required(HeaderName::From)?;
-        NameAddr::parse_at(h.value, h.value_offset, HeaderName::From)
+        let (value, at) = self.required_value(HeaderName::From)?;
+        NameAddr::parse_at(value, at, HeaderName::From)
     }
 
     /// The To value (`t`).
@@ -647,8 +651,8 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
     pub fn to(&self) -> Result<NameAddr<'a>> {
-        let h = self.required(HeaderName::To)?;
-        NameAddr::parse_at(h.value, h.value_offset, HeaderName::To)
+        let (value, at) = self.required_value(HeaderName::To)?;
+        NameAddr::parse_at(value, at, HeaderName::To)
     }
 
     /// The first Contact value (`m`), `Ok(None)` when there is none.
@@ -674,8 +678,8 @@ impl<'a> Message<'a> {
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed or
     /// the number exceeds `u32`.
     pub fn cseq(&self) -> Result<CSeq<'a>> {
-        let h = self.required(HeaderName::CSeq)?;
-        CSeq::parse_at(h.value, h.value_offset)
+        let (value, at) = self.required_value(HeaderName::CSeq)?;
+        CSeq::parse_at(value, at)
     }
 
     /// The Max-Forwards value, `Ok(None)` when absent.
@@ -683,16 +687,12 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::Header`] when it is not a number from 0 to 255.
     pub fn max_forwards(&self) -> Result<Option<u8>> {
-        let Some(h) = self.get(HeaderName::MaxForwards) else {
+        let Some((value, at)) = self.value(HeaderName::MaxForwards) else {
             return Ok(None);
         };
-        text::parse_decimal(h.value)
+        text::parse_decimal(value)
             .and_then(|n| u8::try_from(n).ok())
             .map(Some)
-            .ok_or(bad(
-                HeaderName::MaxForwards,
-                h.value_offset,
-                ValueProblem::BadNumber,
-            ))
+            .ok_or(bad(HeaderName::MaxForwards, at, ValueProblem::BadNumber))
     }
 }
