@@ -40,6 +40,32 @@ impl<'a> AuthParams<'a> {
         }
     }
 
+    /// The first parameter named `name` (ASCII case-insensitive), read on
+    /// demand: parsing stops there, so a `username` written first costs a
+    /// few dozen bytes whatever follows it. `Ok(None)` when no parameter has
+    /// that name.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] for a malformed parameter met before it.
+    pub fn find(&self, name: &str) -> Result<Option<AuthParam<'a>>> {
+        let mut pos = self.pos;
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            match step(self.s, pos) {
+                Ok(Some((param, next))) => {
+                    if param.name.eq_ignore_ascii_case(name) {
+                        return Ok(Some(param));
+                    }
+                    pos = next;
+                }
+                Ok(None) => return Ok(None),
+                Err((i, problem)) => return Err(bad(self.header, self.at + i, problem)),
+            }
+        }
+    }
+
     fn fail(&mut self, i: usize, problem: ValueProblem) -> Option<Result<AuthParam<'a>>> {
         self.done = true;
         Some(Err(bad(self.header, self.at + i, problem)))
@@ -397,6 +423,25 @@ impl<'a> Message<'a> {
     /// [`crate::Error::Header`] when it is malformed.
     pub fn proxy_authorization(&self) -> Result<Option<DigestCredentials<'a>>> {
         self.credentials(HeaderName::ProxyAuthorization)
+    }
+
+    /// The first `Authorization` header read on demand: its scheme and its
+    /// parameters, not parsed until asked ([`AuthParams::find`] stops at the
+    /// parameter it looks for). `Ok(None)` when absent. Use it where one
+    /// parameter is enough (the `username` a failure is counted against);
+    /// [`Message::authorization`] parses them all.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when the scheme is missing or not a token.
+    pub fn authorization_params(&self) -> Result<Option<(&'a str, AuthParams<'a>)>> {
+        let Some((value, at)) = self.value(HeaderName::Authorization) else {
+            return Ok(None);
+        };
+        let (scheme, rest, rest_at) = split_scheme(value, at, HeaderName::Authorization)?;
+        Ok(Some((
+            scheme,
+            AuthParams::new(rest, rest_at, HeaderName::Authorization),
+        )))
     }
 
     /// The first `WWW-Authenticate` challenge, `Ok(None)` when absent.

@@ -177,17 +177,7 @@ fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
         }
         8 + (z1.trailing_zeros() / 8) as usize
     };
-    // Every byte before the colon must be a token character (unrolled, no
-    // early exit: the loop has a fixed trip count).
-    let mut ok = n > 0;
-    let mut j = 0;
-    while j < 16 {
-        let w = if j < 8 { w0 } else { w1 };
-        let c = (w >> ((j % 8) * 8)) as u8;
-        ok &= is_token(c) | (j >= n);
-        j += 1;
-    }
-    if !ok {
+    if n == 0 {
         return None;
     }
     let mask = |k: usize| {
@@ -209,6 +199,22 @@ fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
             ],
         )
     };
+    // Every byte before the colon must be a token character. A known name
+    // matched letter for letter (each byte with bit 5 set), which leaves
+    // only one non-token byte that folds onto a name character: CR (0x0d)
+    // onto `-` (0x2d). Other names are checked byte by byte.
+    if kind == HeaderName::Other {
+        if !input.get(pos..pos + n)?.iter().all(|&c| is_token(c)) {
+            return None;
+        }
+    } else if n > 1 {
+        const CRS: u64 = 0x0d0d_0d0d_0d0d_0d0d;
+        let cr = (text::zero_bytes(w0 ^ CRS) & mask(n))
+            | (text::zero_bytes(w1 ^ CRS) & if n > 8 { mask(n - 8) } else { 0 });
+        if cr != 0 {
+            return None;
+        }
+    }
     Some((pos + n, kind))
 }
 
@@ -236,7 +242,7 @@ fn valid_version(v: &str) -> bool {
         return false;
     }
     let rest = text::from(v, 4);
-    let Some((major, minor)) = rest.split_once('.') else {
+    let Some((major, minor)) = text::split_b(rest, b'.') else {
         return false;
     };
     !major.is_empty()
@@ -248,14 +254,17 @@ fn valid_version(v: &str) -> bool {
 /// True when `uri` starts with a scheme (`ALPHA *(ALPHA / DIGIT / + - .) ":"`).
 pub(crate) fn has_scheme(uri: &str) -> bool {
     let b = uri.as_bytes();
-    let Some(colon) = memchr(b':', b) else {
+    if !b.first().is_some_and(u8::is_ascii_alphabetic) {
         return false;
-    };
-    b.first().is_some_and(u8::is_ascii_alphabetic)
-        && b.get(..colon).is_some_and(|s| {
-            s.iter()
-                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        })
+    }
+    let mut i = 1;
+    while b
+        .get(i)
+        .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        i += 1;
+    }
+    b.get(i) == Some(&b':')
 }
 
 impl<'a> Message<'a> {
@@ -675,7 +684,7 @@ fn parse_start_line(line: &str, base: usize) -> Result<(StartLine<'_>, &str)> {
             return Err(err(base, ScanProblem::BadVersion));
         }
         let rest = text::from(line, sp1 + 1);
-        let (code, reason) = match rest.split_once(' ') {
+        let (code, reason) = match text::split_b(rest, b' ') {
             Some((c, r)) => (c, r),
             None => (rest, ""),
         };

@@ -232,3 +232,18 @@ pub(crate) fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     }
     memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|p| i + p)
 }
+
+/// Index of the first byte `c` in `s`. A plain loop: the strings here are a
+/// few dozen bytes, where `str::find`'s searcher and `memchr`'s setup cost
+/// more than the search.
+#[inline]
+pub(crate) fn find_b(s: &str, c: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&x| x == c)
+}
+
+/// `s` split at the first byte `c` (excluded), like `str::split_once(char)`.
+#[inline]
+pub(crate) fn split_b(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = find_b(s, c)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}

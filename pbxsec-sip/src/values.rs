@@ -169,7 +169,7 @@ impl<'a> Uri<'a> {
     /// True when the host is an IPv6 literal (it was written in brackets).
     #[must_use]
     pub fn is_ipv6(&self) -> bool {
-        self.host.contains(':')
+        text::find_b(self.host, b':').is_some()
     }
 
     /// Parses a URI on its own (offsets in errors count from its first byte).
@@ -181,10 +181,12 @@ impl<'a> Uri<'a> {
     }
 
     pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
-        if s.is_empty() || s.bytes().any(is_lws) || !crate::message::has_scheme(s) {
+        // No early exit: the fold vectorises.
+        let lws = s.bytes().fold(false, |a, c| a | is_lws(c));
+        if s.is_empty() || lws || !crate::message::has_scheme(s) {
             return Err(bad(header, at, ValueProblem::BadUri));
         }
-        let (scheme, opaque) = s.split_once(':').unwrap_or((s, ""));
+        let (scheme, opaque) = text::split_b(s, b':').unwrap_or((s, ""));
         let mut uri = Self {
             raw: s,
             scheme,
@@ -200,7 +202,7 @@ impl<'a> Uri<'a> {
             return Ok(uri);
         }
         let rest_at = at + scheme.len() + 1;
-        let (userinfo, hostpart, host_at) = match opaque.find('@') {
+        let (userinfo, hostpart, host_at) = match text::find_b(opaque, b'@') {
             Some(i) => (
                 Some(sub(opaque, 0, i)),
                 from(opaque, i + 1),
@@ -209,17 +211,20 @@ impl<'a> Uri<'a> {
             None => (None, opaque, rest_at),
         };
         if let Some(ui) = userinfo {
-            let (u, p) = match ui.split_once(':') {
+            let (u, p) = match text::split_b(ui, b':') {
                 Some((u, p)) => (u, Some(p)),
                 None => (ui, None),
             };
             uri.user = Some(u);
             uri.password = p;
         }
-        let hp_end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+        let hp_end = hostpart
+            .bytes()
+            .position(|c| c == b';' || c == b'?')
+            .unwrap_or(hostpart.len());
         let hostport = sub(hostpart, 0, hp_end);
         let tail = from(hostpart, hp_end);
-        let (params, headers) = match tail.split_once('?') {
+        let (params, headers) = match text::split_b(tail, b'?') {
             Some((p, h)) => (p, Some(h)),
             None => (tail, None),
         };
@@ -235,7 +240,7 @@ impl<'a> Uri<'a> {
 /// Splits `host[:port]` / `[v6][:port]`.
 fn split_host_port(s: &str, at: usize, header: HeaderName) -> Result<(&str, Option<u16>)> {
     let (host, port_str) = if let Some(v6) = s.strip_prefix('[') {
-        let close = v6.find(']').ok_or(bad(header, at, ValueProblem::BadUri))?;
+        let close = text::find_b(v6, b']').ok_or(bad(header, at, ValueProblem::BadUri))?;
         let after = from(v6, close + 1);
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
@@ -244,7 +249,7 @@ fn split_host_port(s: &str, at: usize, header: HeaderName) -> Result<(&str, Opti
         };
         (sub(v6, 0, close), port)
     } else {
-        match s.split_once(':') {
+        match text::split_b(s, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
         }
@@ -404,7 +409,7 @@ impl<'a> NameAddr<'a> {
                 return Err(bad(header, at + lt, ValueProblem::Unexpected));
             }
             Some(lt)
-        } else if let Some(lt) = s.find('<') {
+        } else if let Some(lt) = text::find_b(s, b'<') {
             let (dn, dcut) = trim(sub(s, 0, lt));
             if let Some(i) = dn.bytes().position(|c| !is_token(c) && !is_lws(c)) {
                 return Err(bad(header, at + dcut + i, ValueProblem::BadDisplayName));
@@ -420,7 +425,7 @@ impl<'a> NameAddr<'a> {
             None
         };
         let (uri_s, uri_at, rest, rest_at) = if let Some(lt) = lt {
-            let gt = from(s, lt).find('>').ok_or(bad(
+            let gt = text::find_b(from(s, lt), b'>').ok_or(bad(
                 header,
                 at + lt,
                 ValueProblem::UnterminatedAngle,
@@ -432,9 +437,9 @@ impl<'a> NameAddr<'a> {
                 at + gt + 1,
             )
         } else {
-            let end = s.find(';').unwrap_or(s.len());
+            let end = text::find_b(s, b';').unwrap_or(s.len());
             let (u, _) = trim(sub(s, 0, end));
-            if u.contains('?') {
+            if text::find_b(u, b'?').is_some() {
                 return Err(bad(header, at, ValueProblem::UriNeedsAngleBrackets));
             }
             (u, at, from(s, end), at + end)

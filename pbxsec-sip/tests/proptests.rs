@@ -183,3 +183,33 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Reference model for the on-demand reader: the first parameter of that
+    /// name that the full iterator yields, or the first error before it.
+    #[test]
+    fn on_demand_auth_param_agrees_with_the_iterator(
+        value in r#"Digest ([a-zA-Z]{1,9}(=("[a-z,\\ "]{0,8}"|[a-z0-9,]{0,8}))?[ ,]{0,3}){0,6}[=" ]{0,2}"#,
+        wanted in prop::sample::select(vec!["username", "USERNAME", "realm", "nonce", "nc", "x"]),
+    ) {
+        let text = format!("REGISTER sip:a SIP/2.0\r\nAuthorization: {value}\r\n\r\n");
+        let Ok(m) = Message::scan(text.as_bytes()) else { return Ok(()); };
+        let Ok(Some((scheme, params))) = m.authorization_params() else { return Ok(()); };
+        prop_assert!(scheme.eq_ignore_ascii_case("Digest"));
+        let mut expected = Ok(None);
+        for p in params.clone() {
+            match p {
+                Ok(p) if p.name.eq_ignore_ascii_case(wanted) => { expected = Ok(Some(p)); break; }
+                Ok(_) => {}
+                Err(e) => { expected = Err(e); break; }
+            }
+        }
+        prop_assert_eq!(params.find(wanted), expected);
+        // And the eager parser agrees on the username when it succeeds.
+        if let Ok(Some(c)) = m.authorization() {
+            prop_assert_eq!(c.username, params.find("username").unwrap().and_then(|p| p.value));
+        }
+    }
+}
