@@ -77,62 +77,92 @@ impl<'a> Iterator for Params<'a> {
         if self.done {
             return None;
         }
-        let b = self.s.as_bytes();
-        let i = skip_lws(self.s, self.pos);
-        match b.get(i) {
-            None => {
+        match param_step(self.s, self.pos) {
+            Ok(Some((param, next))) => {
+                self.pos = next;
+                Some(Ok(param))
+            }
+            Ok(None) => {
                 self.done = true;
-                return None;
+                None
             }
-            Some(b';') => {}
-            Some(_) => return self.fail(i, ValueProblem::Unexpected),
+            Err((i, problem)) => self.fail(i, problem),
         }
-        let n = skip_lws(self.s, i + 1);
-        let ne = token_end(self.s, n);
-        if ne == n {
-            return self.fail(n, ValueProblem::EmptyParameter);
-        }
-        let name = sub(self.s, n, ne);
-        let j = skip_lws(self.s, ne);
-        if b.get(j) != Some(&b'=') {
-            self.pos = ne;
-            return Some(Ok(Param { name, value: None }));
-        }
-        let v = skip_lws(self.s, j + 1);
-        let value = if b.get(v) == Some(&b'"') {
-            let Some(q) = quote_end(self.s, v) else {
-                return self.fail(v, ValueProblem::UnterminatedQuote);
-            };
-            self.pos = q + 1;
-            sub(self.s, v + 1, q)
-        } else {
-            let mut e = v;
-            while b
-                .get(e)
-                .is_some_and(|&c| !is_lws(c) && c != b';' && c != b',' && c != b'?')
-            {
-                e += 1;
-            }
-            if e == v {
-                return self.fail(v, ValueProblem::Empty);
-            }
-            self.pos = e;
-            sub(self.s, v, e)
+    }
+}
+
+/// One `;name[=value]` parameter of `s` from byte `pos` on: `Ok(None)` at
+/// the end, else the parameter and where the next one starts; an error is
+/// the byte offset in `s` and the problem. Shared by [`Params`] and
+/// [`each_param`], so both read the same grammar.
+#[inline(always)]
+fn param_step(
+    s: &str,
+    pos: usize,
+) -> std::result::Result<Option<(Param<'_>, usize)>, (usize, ValueProblem)> {
+    let b = s.as_bytes();
+    let i = skip_lws(s, pos);
+    match b.get(i) {
+        None => return Ok(None),
+        Some(b';') => {}
+        Some(_) => return Err((i, ValueProblem::Unexpected)),
+    }
+    let n = skip_lws(s, i + 1);
+    let ne = token_end(s, n);
+    if ne == n {
+        return Err((n, ValueProblem::EmptyParameter));
+    }
+    let name = sub(s, n, ne);
+    let j = skip_lws(s, ne);
+    if b.get(j) != Some(&b'=') {
+        return Ok(Some((Param { name, value: None }, ne)));
+    }
+    let v = skip_lws(s, j + 1);
+    let (value, next) = if b.get(v) == Some(&b'"') {
+        let Some(q) = quote_end(s, v) else {
+            return Err((v, ValueProblem::UnterminatedQuote));
         };
-        Some(Ok(Param {
+        (sub(s, v + 1, q), q + 1)
+    } else {
+        let mut e = v;
+        while b
+            .get(e)
+            .is_some_and(|&c| !is_lws(c) && c != b';' && c != b',' && c != b'?')
+        {
+            e += 1;
+        }
+        if e == v {
+            return Err((v, ValueProblem::Empty));
+        }
+        (sub(s, v, e), e)
+    };
+    Ok(Some((
+        Param {
             name,
             value: Some(value),
-        }))
-    }
+        },
+        next,
+    )))
 }
 
 /// Runs every parameter once (to report the first malformed one) and calls
 /// `f` for each.
+#[inline(always)]
 fn each_param<'a>(p: &Params<'a>, mut f: impl FnMut(Param<'a>)) -> Result<()> {
-    for param in p.clone() {
-        f(param?);
+    if p.done {
+        return Ok(());
     }
-    Ok(())
+    let mut pos = p.pos;
+    loop {
+        match param_step(p.s, pos) {
+            Ok(Some((param, next))) => {
+                pos = next;
+                f(param);
+            }
+            Ok(None) => return Ok(()),
+            Err((i, problem)) => return Err(bad(p.header, p.at + i, problem)),
+        }
+    }
 }
 
 /// A parsed URI. For `sip:` and `sips:` every part is split out; for other
@@ -496,6 +526,30 @@ impl<'a> Via<'a> {
         const H: HeaderName = HeaderName::Via;
         let b = s.as_bytes();
         let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
+        // The protocol is `SIP/2.0/` in practice: take it in one compare.
+        let (name, version, i) = if b.get(..8) == Some(b"SIP/2.0/".as_slice()) {
+            (sub(s, 0, 3), sub(s, 4, 7), skip_lws(s, 8))
+        } else {
+            Self::protocol(s, at)?
+        };
+        let e = token_end(s, i);
+        let transport = sub(s, i, e);
+        if e == i {
+            return Err(proto_err(i));
+        }
+        let hs = skip_lws(s, e);
+        if hs == e && hs < s.len() {
+            return Err(proto_err(e));
+        }
+        Self::rest(s, at, (name, version), transport, hs)
+    }
+
+    /// The general `name / version / ` part (LWS allowed around the slashes):
+    /// name, version and where the transport starts.
+    fn protocol(s: &'a str, at: usize) -> Result<(&'a str, &'a str, usize)> {
+        const H: HeaderName = HeaderName::Via;
+        let b = s.as_bytes();
+        let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
         let i0 = skip_lws(s, 0);
         let e = token_end(s, i0);
         let name = sub(s, i0, e);
@@ -510,16 +564,19 @@ impl<'a> Via<'a> {
         if e == i || b.get(j) != Some(&b'/') {
             return Err(proto_err(j));
         }
-        let i = skip_lws(s, j + 1);
-        let e = token_end(s, i);
-        let transport = sub(s, i, e);
-        if e == i {
-            return Err(proto_err(i));
-        }
-        let hs = skip_lws(s, e);
-        if hs == e && hs < s.len() {
-            return Err(proto_err(e));
-        }
+        Ok((name, version, skip_lws(s, j + 1)))
+    }
+
+    /// sent-by and parameters, from `hs` on.
+    fn rest(
+        s: &'a str,
+        at: usize,
+        protocol: (&'a str, &'a str),
+        transport: &'a str,
+        hs: usize,
+    ) -> Result<Self> {
+        const H: HeaderName = HeaderName::Via;
+        let b = s.as_bytes();
         let mut he = hs;
         if b.get(hs) == Some(&b'[') {
             while b.get(he).is_some_and(|&c| c != b']') {
@@ -557,11 +614,12 @@ impl<'a> Via<'a> {
         let (mut branch, mut received, mut rport) = (None, None, None);
         let mut bad_rport = false;
         each_param(&params, |p| {
-            if p.name.eq_ignore_ascii_case("branch") {
+            let n = p.name;
+            if n.len() == 6 && n.eq_ignore_ascii_case("branch") {
                 branch = branch.or(p.value);
-            } else if p.name.eq_ignore_ascii_case("received") {
+            } else if n.len() == 8 && n.eq_ignore_ascii_case("received") {
                 received = received.or(p.value);
-            } else if p.name.eq_ignore_ascii_case("rport") && rport.is_none() {
+            } else if n.len() == 5 && n.eq_ignore_ascii_case("rport") && rport.is_none() {
                 rport = Some(match p.value {
                     None => None,
                     Some(v) => {
@@ -576,7 +634,7 @@ impl<'a> Via<'a> {
             return Err(bad(H, at + pe, ValueProblem::BadPort));
         }
         Ok(Self {
-            protocol: (name, version),
+            protocol,
             transport,
             host,
             port,
@@ -628,7 +686,7 @@ impl<'a> Message<'a> {
     pub fn via(&self) -> Result<Via<'a>> {
         let (value, at) = self.required_value(HeaderName::Via)?;
         // One value (no comma at all) is the common case: skip the split.
-        if memchr::memchr(b',', value.as_bytes()).is_none() {
+        if text::find_byte(value.as_bytes(), 0, b',').is_none() {
             return Via::parse_at(value, at);
         }
         let (v, off) = CommaSplit::new(value).next().unwrap_or(("", 0));
