@@ -345,227 +345,76 @@ impl HeaderName {
     }
 
     /// Classifies a name of 2 to 24 bytes given as three little-endian words,
-    /// folded (bit 5 set on every byte of the name, bytes past it zero).
+    /// folded (bit 5 set on every byte of the name, bytes past it zero):
+    /// one multiplicative hash into a 256-slot table built at compile time
+    /// (collision-free for the known names, checked by the compiler), then
+    /// one compare of the candidate's words. No branch on the name itself.
     #[inline]
-    pub(crate) const fn classify_words(len: usize, k: [u64; 3]) -> Self {
-        match len {
-            2 => {
-                if k[0] == 0x6f74 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::To;
-                }
-                Self::Other
-            }
-            3 => {
-                if k[0] == 0x616976 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Via;
-                }
-                Self::Other
-            }
-            4 => {
-                if k[0] == 0x71657363 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::CSeq;
-                }
-                if k[0] == 0x65746164 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Date;
-                }
-                if k[0] == 0x6d6f7266 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::From;
-                }
-                Self::Other
-            }
-            5 => {
-                if k[0] == 0x776f6c6c61 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Allow;
-                }
-                if k[0] == 0x746e657665 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Event;
-                }
-                if k[0] == 0x6574756f72 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Route;
-                }
-                Self::Other
-            }
-            6 => {
-                if k[0] == 0x747065636361 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Accept;
-                }
-                if k[0] == 0x726576726573 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Server;
-                }
-                Self::Other
-            }
-            7 => {
-                if k[0] == 0x64692d6c6c6163 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::CallId;
-                }
-                if k[0] == 0x746361746e6f63 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Contact;
-                }
-                if k[0] == 0x73657269707865 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Expires;
-                }
-                if k[0] == 0x65726975716572 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Require;
-                }
-                if k[0] == 0x7463656a627573 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Subject;
-                }
-                if k[0] == 0x676e696e726177 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Warning;
-                }
-                Self::Other
-            }
-            8 => {
-                if k[0] == 0x797469746e656469 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Identity;
-                }
-                if k[0] == 0x797469726f697270 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::Priority;
-                }
-                if k[0] == 0x6f742d7265666572 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::ReferTo;
-                }
-                if k[0] == 0x6f742d796c706572 && k[1] == 0x0 && k[2] == 0x0 {
-                    return Self::ReplyTo;
-                }
-                Self::Other
-            }
-            9 => {
-                if k[0] == 0x666e692d6c6c6163 && k[1] == 0x6f && k[2] == 0x0 {
-                    return Self::CallInfo;
-                }
-                if k[0] == 0x6574726f70707573 && k[1] == 0x64 && k[2] == 0x0 {
-                    return Self::Supported;
-                }
-                if k[0] == 0x6d617473656d6974 && k[1] == 0x70 && k[2] == 0x0 {
-                    return Self::Timestamp;
-                }
-                Self::Other
-            }
-            10 => {
-                if k[0] == 0x6e692d7472656c61 && k[1] == 0x6f66 && k[2] == 0x0 {
-                    return Self::AlertInfo;
-                }
-                if k[0] == 0x6e692d726f727265 && k[1] == 0x6f66 && k[2] == 0x0 {
-                    return Self::ErrorInfo;
-                }
-                if k[0] == 0x6567612d72657375 && k[1] == 0x746e && k[2] == 0x0 {
-                    return Self::UserAgent;
-                }
-                Self::Other
-            }
-            11 => {
-                if k[0] == 0x796c7065722d6e69 && k[1] == 0x6f742d && k[2] == 0x0 {
-                    return Self::InReplyTo;
-                }
-                if k[0] == 0x697078652d6e696d && k[1] == 0x736572 && k[2] == 0x0 {
-                    return Self::MinExpires;
-                }
-                if k[0] == 0x6465727265666572 && k[1] == 0x79622d && k[2] == 0x0 {
-                    return Self::ReferredBy;
-                }
-                if k[0] == 0x66612d7972746572 && k[1] == 0x726574 && k[2] == 0x0 {
-                    return Self::RetryAfter;
-                }
-                if k[0] == 0x726f707075736e75 && k[1] == 0x646574 && k[2] == 0x0 {
-                    return Self::Unsupported;
-                }
-                Self::Other
-            }
-            12 => {
-                if k[0] == 0x76652d776f6c6c61 && k[1] == 0x73746e65 && k[2] == 0x0 {
-                    return Self::AllowEvents;
-                }
-                if k[0] == 0x2d746e65746e6f63 && k[1] == 0x65707974 && k[2] == 0x0 {
-                    return Self::ContentType;
-                }
-                if k[0] == 0x77726f662d78616d && k[1] == 0x73647261 && k[2] == 0x0 {
-                    return Self::MaxForwards;
-                }
-                if k[0] == 0x7265762d656d696d && k[1] == 0x6e6f6973 && k[2] == 0x0 {
-                    return Self::MimeVersion;
-                }
-                if k[0] == 0x617a696e6167726f && k[1] == 0x6e6f6974 && k[2] == 0x0 {
-                    return Self::Organization;
-                }
-                if k[0] == 0x722d64726f636572 && k[1] == 0x6574756f && k[2] == 0x0 {
-                    return Self::RecordRoute;
-                }
-                Self::Other
-            }
-            13 => {
-                if k[0] == 0x7a69726f68747561 && k[1] == 0x6e6f697461 && k[2] == 0x0 {
-                    return Self::Authorization;
-                }
-                if k[0] == 0x797469746e656469 && k[1] == 0x6f666e692d && k[2] == 0x0 {
-                    return Self::IdentityInfo;
-                }
-                if k[0] == 0x65722d79786f7270 && k[1] == 0x6572697571 && k[2] == 0x0 {
-                    return Self::ProxyRequire;
-                }
-                Self::Other
-            }
-            14 => {
-                if k[0] == 0x632d747065636361 && k[1] == 0x746361746e6f && k[2] == 0x0 {
-                    return Self::AcceptContact;
-                }
-                if k[0] == 0x2d746e65746e6f63 && k[1] == 0x6874676e656c && k[2] == 0x0 {
-                    return Self::ContentLength;
-                }
-                if k[0] == 0x632d7463656a6572 && k[1] == 0x746361746e6f && k[2] == 0x0 {
-                    return Self::RejectContact;
-                }
-                Self::Other
-            }
-            15 => {
-                if k[0] == 0x652d747065636361 && k[1] == 0x676e69646f636e && k[2] == 0x0 {
-                    return Self::AcceptEncoding;
-                }
-                if k[0] == 0x6c2d747065636361 && k[1] == 0x65676175676e61 && k[2] == 0x0 {
-                    return Self::AcceptLanguage;
-                }
-                if k[0] == 0x2d6e6f6973736573 && k[1] == 0x73657269707865 && k[2] == 0x0 {
-                    return Self::SessionExpires;
-                }
-                Self::Other
-            }
-            16 => {
-                if k[0] == 0x2d746e65746e6f63 && k[1] == 0x676e69646f636e65 && k[2] == 0x0 {
-                    return Self::ContentEncoding;
-                }
-                if k[0] == 0x2d746e65746e6f63 && k[1] == 0x65676175676e616c && k[2] == 0x0 {
-                    return Self::ContentLanguage;
-                }
-                if k[0] == 0x687475612d777777 && k[1] == 0x6574616369746e65 && k[2] == 0x0 {
-                    return Self::WwwAuthenticate;
-                }
-                Self::Other
-            }
-            18 => {
-                if k[0] == 0x75612d79786f7270 && k[1] == 0x616369746e656874 && k[2] == 0x6574 {
-                    return Self::ProxyAuthenticate;
-                }
-                Self::Other
-            }
-            19 => {
-                if k[0] == 0x69746e6568747561 && k[1] == 0x692d6e6f69746163 && k[2] == 0x6f666e {
-                    return Self::AuthenticationInfo;
-                }
-                if k[0] == 0x2d746e65746e6f63 && k[1] == 0x7469736f70736964 && k[2] == 0x6e6f69 {
-                    return Self::ContentDisposition;
-                }
-                if k[0] == 0x75612d79786f7270 && k[1] == 0x74617a69726f6874 && k[2] == 0x6e6f69 {
-                    return Self::ProxyAuthorization;
-                }
-                if k[0] == 0x2d74736575716572 && k[1] == 0x7469736f70736964 && k[2] == 0x6e6f69 {
-                    return Self::RequestDisposition;
-                }
-                Self::Other
-            }
+    pub(crate) fn classify_words(len: usize, k: [u64; 3]) -> Self {
+        let Some(&i) = SLOTS.get(name_hash(k, len)) else {
+            return Self::Other;
+        };
+        match KEYS.get(usize::from(i)) {
+            Some(&(key, key_len, kind)) if key_len == len && key == k => kind,
             _ => Self::Other,
         }
     }
 }
+
+/// The multiplier of [`name_hash`], picked so the known names of two or
+/// more bytes land in distinct slots (`SLOTS` fails to compile otherwise).
+const HASH_MUL: u64 = 0x7f81_375e_ecc1_cb63;
+
+const fn name_hash(k: [u64; 3], len: usize) -> usize {
+    (k[0]
+        .wrapping_add(k[1].wrapping_mul(3))
+        .wrapping_add(k[2].wrapping_mul(5))
+        .wrapping_add(len as u64)
+        .wrapping_mul(HASH_MUL)
+        >> 56) as usize
+}
+
+/// A known name folded into words as [`HeaderName::classify_words`] sees it.
+const fn folded_key(name: &str) -> [u64; 3] {
+    let b = name.as_bytes();
+    let mut k = [0u64; 3];
+    let mut i = 0;
+    while i < b.len() {
+        k[i / 8] |= ((b[i] | 0x20) as u64) << ((i % 8) * 8);
+        i += 1;
+    }
+    k
+}
+
+/// Per known name (index into [`HeaderName::ALL`]): folded words, length, kind.
+const KEYS: [([u64; 3], usize, HeaderName); HeaderName::ALL.len()] = {
+    let mut t = [([0u64; 3], 0usize, HeaderName::Other); HeaderName::ALL.len()];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        let kind = HeaderName::ALL[i];
+        let name = kind.as_str();
+        t[i] = (folded_key(name), name.len(), kind);
+        i += 1;
+    }
+    t
+};
+
+/// Hash slot to index into [`KEYS`]; `u8::MAX` for an empty slot.
+const SLOTS: [u8; 256] = {
+    let mut t = [u8::MAX; 256];
+    let mut i = 0;
+    while i < KEYS.len() {
+        let (k, len, _) = KEYS[i];
+        let h = name_hash(k, len);
+        assert!(
+            t[h] == u8::MAX,
+            "header name hash collision: pick another HASH_MUL"
+        );
+        t[h] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The first `min(n, 8)` bytes of `b` at `at`, little-endian, each with bit
 /// 5 set (ASCII lower case for letters); bytes past `n` are zero.
