@@ -349,7 +349,7 @@ impl HeaderName {
     /// one multiplicative hash into a 256-slot table built at compile time
     /// (collision-free for the known names, checked by the compiler), then
     /// one compare of the candidate's words. No branch on the name itself.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn classify_words(len: usize, k: [u64; 3]) -> Self {
         let Some(&i) = SLOTS.get(name_hash(k, len)) else {
             return Self::Other;
