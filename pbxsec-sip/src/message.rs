@@ -121,8 +121,54 @@ pub struct Message<'a> {
     start: StartLine<'a>,
     version: &'a str,
     header_count: usize,
-    /// Per [`HeaderName`]: where the value of its first header lies in `head`.
-    first: [Span; HeaderName::COUNT],
+    /// Per indexed kind ([`INDEXED`]): where the value of its first header lies in `head`.
+    first: [Span; INDEXED.len()],
+}
+
+/// The kinds whose first header the scanner indexes: those the typed
+/// accessors and the framer read. Any other kind is found by walking the
+/// header lines (linear, and only when asked). A small index keeps
+/// [`Message`] small, so building and returning it costs little.
+const INDEXED: [HeaderName; 16] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::Contact,
+    HeaderName::ContentLength,
+    HeaderName::ContentType,
+    HeaderName::UserAgent,
+    HeaderName::Server,
+    HeaderName::Authorization,
+    HeaderName::ProxyAuthorization,
+    HeaderName::WwwAuthenticate,
+    HeaderName::ProxyAuthenticate,
+    HeaderName::MaxForwards,
+    HeaderName::Expires,
+];
+
+/// Not indexed (a slot number in [`SLOT`]).
+const UNINDEXED: u8 = u8::MAX;
+
+/// Per [`HeaderName`] (as `usize`): its slot in `Message::first`, or [`UNINDEXED`].
+const SLOT: [u8; HeaderName::COUNT] = {
+    let mut t = [UNINDEXED; HeaderName::COUNT];
+    let mut i = 0;
+    while i < INDEXED.len() {
+        t[INDEXED[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The slot of `kind` in `Message::first`, `None` when it is not indexed.
+#[inline(always)]
+fn slot(kind: HeaderName) -> Option<usize> {
+    match SLOT.get(kind as usize) {
+        Some(&s) if s != UNINDEXED => Some(usize::from(s)),
+        _ => None,
+    }
 }
 
 /// The raw value of a header in `head`: from just after the colon to the
@@ -316,7 +362,7 @@ impl<'a> Message<'a> {
             return Err(err(base, ScanProblem::LineTooLong));
         }
         let headers_abs = pos;
-        let mut first = [Span::default(); HeaderName::COUNT];
+        let mut first = [Span::default(); INDEXED.len()];
         // The index slot of the header being read, while it may still be continued.
         let mut open: Option<usize> = None;
         let mut count = 0usize;
@@ -401,14 +447,14 @@ impl<'a> Message<'a> {
                         return Err(err(pos, ScanProblem::TooManyHeaders));
                     }
                     open = None;
-                    if kind != HeaderName::Other {
-                        if let Some(slot) = first.get_mut(kind as usize) {
-                            if slot.at == 0 {
-                                *slot = Span {
+                    if let Some(k) = slot(kind) {
+                        if let Some(span) = first.get_mut(k) {
+                            if span.at == 0 {
+                                *span = Span {
                                     at: rel(i + 1),
                                     end: rel(nl),
                                 };
-                                open = Some(kind as usize);
+                                open = Some(k);
                             }
                         }
                     }
@@ -550,7 +596,10 @@ impl<'a> Message<'a> {
     /// offset in the input, straight from the index built while scanning.
     #[inline]
     pub(crate) fn value(&self, kind: HeaderName) -> Option<(&'a str, usize)> {
-        let span = self.first.get(kind as usize)?;
+        let Some(k) = slot(kind) else {
+            return self.walk_first(kind).map(|h| (h.value, h.value_offset));
+        };
+        let span = self.first.get(k)?;
         if span.at == 0 {
             return None;
         }
@@ -561,7 +610,10 @@ impl<'a> Message<'a> {
 
     /// Offset in `head` of the line holding the first header of `kind`.
     fn first_line(&self, kind: HeaderName) -> Option<usize> {
-        let span = self.first.get(kind as usize)?;
+        let Some(k) = slot(kind) else {
+            return self.walk_first(kind).map(|h| h.offset - self.base);
+        };
+        let span = self.first.get(k)?;
         if span.at == 0 {
             return None;
         }
@@ -576,6 +628,14 @@ impl<'a> Message<'a> {
             i -= 1;
         }
         Some(i)
+    }
+
+    /// The first header of a kind that is not indexed, by walking the lines.
+    fn walk_first(&self, kind: HeaderName) -> Option<Header<'a>> {
+        if kind == HeaderName::Other {
+            return None;
+        }
+        self.headers().find(|h| h.kind == kind)
     }
 
     /// The first header of a known kind, through the index built while scanning.
