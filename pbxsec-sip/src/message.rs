@@ -99,8 +99,10 @@ impl<'a> Header<'a> {
 /// A scanned SIP message: a borrowed view over the input bytes.
 ///
 /// Built by [`scan`] / [`Message::scan`] without allocating; every query
-/// borrows from the input. The first occurrence of every known header is
-/// indexed while scanning, so the typed accessors jump straight to it.
+/// borrows from the input. The value of the first header of each hot kind
+/// (Via, From, To, Call-ID, CSeq, Authorization, ...) is indexed while
+/// scanning, so the typed accessors jump straight to it; other kinds are
+/// found by walking the header lines.
 ///
 /// Line ends may be CRLF (as RFC 3261 requires) or a bare LF (as some
 /// scanners and test tools send); CR before LF is dropped, a lone CR inside a
