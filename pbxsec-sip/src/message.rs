@@ -301,9 +301,15 @@ fn valid_version(v: &str) -> bool {
 
 /// True when `uri` starts with a scheme (`ALPHA *(ALPHA / DIGIT / + - .) ":"`).
 pub(crate) fn has_scheme(uri: &str) -> bool {
+    scheme_len(uri).is_some()
+}
+
+/// The index of the colon ending `uri`'s scheme, when it starts with one.
+#[inline]
+pub(crate) fn scheme_len(uri: &str) -> Option<usize> {
     let b = uri.as_bytes();
     if !b.first().is_some_and(u8::is_ascii_alphabetic) {
-        return false;
+        return None;
     }
     let mut i = 1;
     while b
@@ -312,7 +318,7 @@ pub(crate) fn has_scheme(uri: &str) -> bool {
     {
         i += 1;
     }
-    b.get(i) == Some(&b':')
+    (b.get(i) == Some(&b':')).then_some(i)
 }
 
 impl<'a> Message<'a> {

@@ -211,12 +211,37 @@ impl<'a> Uri<'a> {
     }
 
     pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
-        // No early exit: the fold vectorises.
-        let lws = s.bytes().fold(false, |a, c| a | is_lws(c));
-        if s.is_empty() || lws || !crate::message::has_scheme(s) {
+        let Some(colon) = crate::message::scheme_len(s) else {
+            return Err(bad(header, at, ValueProblem::BadUri));
+        };
+        let scheme = sub(s, 0, colon);
+        let opaque = from(s, colon + 1);
+        // One pass over the rest: LWS anywhere is an error; note the first
+        // `@`, the first `:` before it (user:password), and the first `;` or
+        // `?` before it and after it (the end of host[:port]).
+        let mut lws = false;
+        let mut at_sign = None;
+        let mut ui_colon = None;
+        let mut delim_before = None;
+        let mut delim_after = None;
+        for (j, &c) in opaque.as_bytes().iter().enumerate() {
+            match c {
+                b' ' | b'\t' | b'\r' | b'\n' => lws = true,
+                b'@' if at_sign.is_none() => at_sign = Some(j),
+                b':' if at_sign.is_none() && ui_colon.is_none() => ui_colon = Some(j),
+                b';' | b'?' => {
+                    if at_sign.is_none() {
+                        delim_before = delim_before.or(Some(j));
+                    } else {
+                        delim_after = delim_after.or(Some(j));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if lws {
             return Err(bad(header, at, ValueProblem::BadUri));
         }
-        let (scheme, opaque) = text::split_b(s, b':').unwrap_or((s, ""));
         let mut uri = Self {
             raw: s,
             scheme,
@@ -232,35 +257,29 @@ impl<'a> Uri<'a> {
             return Ok(uri);
         }
         let rest_at = at + scheme.len() + 1;
-        let (userinfo, hostpart, host_at) = match text::find_b(opaque, b'@') {
-            Some(i) => (
-                Some(sub(opaque, 0, i)),
-                from(opaque, i + 1),
-                rest_at + i + 1,
-            ),
-            None => (None, opaque, rest_at),
+        let (hs, delim) = match at_sign {
+            Some(a) => {
+                match ui_colon {
+                    Some(c) => {
+                        uri.user = Some(sub(opaque, 0, c));
+                        uri.password = Some(sub(opaque, c + 1, a));
+                    }
+                    None => uri.user = Some(sub(opaque, 0, a)),
+                }
+                (a + 1, delim_after)
+            }
+            None => (0, delim_before),
         };
-        if let Some(ui) = userinfo {
-            let (u, p) = match text::split_b(ui, b':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (ui, None),
-            };
-            uri.user = Some(u);
-            uri.password = p;
-        }
-        let hp_end = hostpart
-            .bytes()
-            .position(|c| c == b';' || c == b'?')
-            .unwrap_or(hostpart.len());
-        let hostport = sub(hostpart, 0, hp_end);
-        let tail = from(hostpart, hp_end);
+        let hp_end = delim.unwrap_or(opaque.len());
+        let hostport = sub(opaque, hs, hp_end);
+        let tail = from(opaque, hp_end);
         let (params, headers) = match text::split_b(tail, b'?') {
             Some((p, h)) => (p, Some(h)),
             None => (tail, None),
         };
         uri.params = params;
         uri.headers = headers;
-        let (host, port) = split_host_port(hostport, host_at, header)?;
+        let (host, port) = split_host_port(hostport, rest_at + hs, header)?;
         uri.host = host;
         uri.port = port;
         Ok(uri)

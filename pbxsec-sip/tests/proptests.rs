@@ -213,3 +213,81 @@ proptest! {
         }
     }
 }
+
+/// Reference model of a SIP URI split (the straightforward `str` version the
+/// one-pass parser replaced): scheme, user, password, host, port, params, headers.
+type UriParts<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    Option<u16>,
+    &'a str,
+    Option<&'a str>,
+);
+
+fn uri_model(s: &str) -> Option<UriParts<'_>> {
+    let (scheme, opaque) = s.split_once(':')?;
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok || s.contains([' ', '\t', '\r', '\n']) {
+        return None;
+    }
+    let sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
+    if !sip {
+        return Some((scheme, None, None, "", None, "", None));
+    }
+    let (userinfo, hostpart) = match opaque.split_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, opaque),
+    };
+    let (user, password) =
+        match userinfo.map(|u| u.split_once(':').map_or((u, None), |(a, b)| (a, Some(b)))) {
+            Some((u, p)) => (Some(u), p),
+            None => (None, None),
+        };
+    let end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+    let (hostport, tail) = hostpart.split_at(end);
+    let (params, headers) = match tail.split_once('?') {
+        Some((p, h)) => (p, Some(h)),
+        None => (tail, None),
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None if after.is_empty() => (h, None),
+            None => return None,
+        }
+    } else {
+        hostport
+            .split_once(':')
+            .map_or((hostport, None), |(h, p)| (h, Some(p)))
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 20 && p.bytes().all(|c| c.is_ascii_digit()) => {
+            Some(p.parse::<u16>().ok()?)
+        }
+        Some(_) => return None,
+    };
+    Some((scheme, user, password, host, port, params, headers))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn uri_parser_agrees_with_the_model(s in r"(sip|SIPS|tel|x1|1x)?:?[a-z0-9@:;?=\[\]. ]{0,24}") {
+        let got = pbxsec_sip::Uri::parse(&s).ok().map(|u| (u.scheme, u.user, u.password, u.host, u.port, u.params, u.headers));
+        prop_assert_eq!(got, uri_model(&s), "{:?}", s);
+    }
+}
