@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-use pbxsec_sip::{Message, Signatures};
+use pbxsec_sip::{HeaderName, Message, Signatures};
 
 static SIGNATURES: OnceLock<Signatures> = OnceLock::new();
 
@@ -26,6 +26,28 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(first.kind, h.kind);
         assert!(data.get(h.offset..).is_some_and(|rest| rest.starts_with(h.name.as_bytes())));
         let _ = m.values(h.name).count();
+    }
+    // The index built while scanning agrees with a walk over the lines.
+    for &kind in HeaderName::ALL {
+        assert_eq!(m.get(kind), m.headers().find(|h| h.kind == kind), "{kind}");
+    }
+    // The on-demand digest reader agrees with the full parameter iterator.
+    if let Ok(Some((_, params))) = m.authorization_params() {
+        let mut expected = Ok(None);
+        for p in params.clone() {
+            match p {
+                Ok(p) if p.name.eq_ignore_ascii_case("username") => {
+                    expected = Ok(Some(p));
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    expected = Err(e);
+                    break;
+                }
+            }
+        }
+        assert_eq!(params.find("username"), expected);
     }
     let _ = SIGNATURES.get_or_init(Signatures::default_scanners).check(&m);
 });

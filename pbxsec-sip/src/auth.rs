@@ -40,6 +40,32 @@ impl<'a> AuthParams<'a> {
         }
     }
 
+    /// The first parameter named `name` (ASCII case-insensitive), read on
+    /// demand: parsing stops there, so a `username` written first costs a
+    /// few dozen bytes whatever follows it. `Ok(None)` when no parameter has
+    /// that name.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] for a malformed parameter met before it.
+    pub fn find(&self, name: &str) -> Result<Option<AuthParam<'a>>> {
+        let mut pos = self.pos;
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            match step(self.s, pos) {
+                Ok(Some((param, next))) => {
+                    if param.name.eq_ignore_ascii_case(name) {
+                        return Ok(Some(param));
+                    }
+                    pos = next;
+                }
+                Ok(None) => return Ok(None),
+                Err((i, problem)) => return Err(bad(self.header, self.at + i, problem)),
+            }
+        }
+    }
+
     fn fail(&mut self, i: usize, problem: ValueProblem) -> Option<Result<AuthParam<'a>>> {
         self.done = true;
         Some(Err(bad(self.header, self.at + i, problem)))
@@ -53,52 +79,96 @@ impl<'a> Iterator for AuthParams<'a> {
         if self.done {
             return None;
         }
-        let s = self.s;
-        let b = s.as_bytes();
-        // Skip whitespace and empty list elements.
-        let mut i = self.pos;
-        while b.get(i).is_some_and(|&c| c == b',' || is_lws(c)) {
-            i += 1;
-        }
-        if i >= b.len() {
-            self.done = true;
-            return None;
-        }
-        let ne = token_end(s, i);
-        if ne == i {
-            return self.fail(i, ValueProblem::EmptyParameter);
-        }
-        let name = sub(s, i, ne);
-        let eq = skip_lws(s, ne);
-        let (value, quoted, end) = match b.get(eq) {
-            None | Some(b',') => (None, false, eq),
-            Some(b'=') => {
-                let v = skip_lws(s, eq + 1);
-                if b.get(v) == Some(&b'"') {
-                    let Some(q) = quote_end(s, v) else {
-                        return self.fail(v, ValueProblem::UnterminatedQuote);
-                    };
-                    (Some(sub(s, v + 1, q)), true, q + 1)
-                } else {
-                    let mut e = v;
-                    while b.get(e).is_some_and(|&c| c != b',' && !is_lws(c)) {
-                        e += 1;
-                    }
-                    (Some(sub(s, v, e)), false, e)
-                }
+        match step(self.s, self.pos) {
+            Ok(Some((param, next))) => {
+                self.pos = next;
+                Some(Ok(param))
             }
-            Some(_) => return self.fail(eq, ValueProblem::Unexpected),
-        };
-        let next = skip_lws(s, end);
-        match b.get(next) {
-            None | Some(b',') => self.pos = next,
-            Some(_) => return self.fail(next, ValueProblem::Unexpected),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err((i, problem)) => self.fail(i, problem),
         }
-        Some(Ok(AuthParam {
-            name,
-            value,
-            quoted,
-        }))
+    }
+}
+
+/// One parameter of the list in `s` from byte `pos` on: `Ok(None)` at the
+/// end, else the parameter and where the next one starts; an error is the
+/// byte offset in `s` and the problem. Shared by [`AuthParams`] and the
+/// one-pass parsers below, so both read exactly the same grammar.
+#[inline(always)]
+fn step(
+    s: &str,
+    pos: usize,
+) -> std::result::Result<Option<(AuthParam<'_>, usize)>, (usize, ValueProblem)> {
+    let b = s.as_bytes();
+    // Skip whitespace and empty list elements.
+    let mut i = pos;
+    while b.get(i).is_some_and(|&c| c == b',' || is_lws(c)) {
+        i += 1;
+    }
+    if i >= b.len() {
+        return Ok(None);
+    }
+    let ne = token_end(s, i);
+    if ne == i {
+        return Err((i, ValueProblem::EmptyParameter));
+    }
+    let name = sub(s, i, ne);
+    let eq = skip_lws(s, ne);
+    let (value, quoted, end) = match b.get(eq) {
+        None | Some(b',') => (None, false, eq),
+        Some(b'=') => {
+            let v = skip_lws(s, eq + 1);
+            if b.get(v) == Some(&b'"') {
+                let Some(q) = quote_end(s, v) else {
+                    return Err((v, ValueProblem::UnterminatedQuote));
+                };
+                (Some(sub(s, v + 1, q)), true, q + 1)
+            } else {
+                let mut e = v;
+                while b.get(e).is_some_and(|&c| c != b',' && !is_lws(c)) {
+                    e += 1;
+                }
+                (Some(sub(s, v, e)), false, e)
+            }
+        }
+        Some(_) => return Err((eq, ValueProblem::Unexpected)),
+    };
+    let next = skip_lws(s, end);
+    match b.get(next) {
+        None | Some(b',') => Ok(Some((
+            AuthParam {
+                name,
+                value,
+                quoted,
+            },
+            next,
+        ))),
+        Some(_) => Err((next, ValueProblem::Unexpected)),
+    }
+}
+
+/// Runs [`step`] over the whole list, calling `f` for each parameter; the
+/// first malformed one is the error.
+#[inline(always)]
+fn each<'a>(
+    s: &'a str,
+    at: usize,
+    header: HeaderName,
+    mut f: impl FnMut(AuthParam<'a>),
+) -> Result<()> {
+    let mut pos = 0;
+    loop {
+        match step(s, pos) {
+            Ok(Some((param, next))) => {
+                pos = next;
+                f(param);
+            }
+            Ok(None) => return Ok(()),
+            Err((i, problem)) => return Err(bad(header, at + i, problem)),
+        }
     }
 }
 
@@ -176,10 +246,9 @@ impl<'a> DigestCredentials<'a> {
             qop: None,
             nc: None,
             opaque: None,
-            params: params.clone(),
+            params,
         };
-        for p in params {
-            let p = p?;
+        each(rest, rest_at, header, |p| {
             let slot = match classify(p.name) {
                 Some(Known::Username) => &mut c.username,
                 Some(Known::Realm) => &mut c.realm,
@@ -191,12 +260,12 @@ impl<'a> DigestCredentials<'a> {
                 Some(Known::Qop) => &mut c.qop,
                 Some(Known::Nc) => &mut c.nc,
                 Some(Known::Opaque) => &mut c.opaque,
-                _ => continue,
+                _ => return,
             };
             if slot.is_none() {
                 *slot = p.value;
             }
-        }
+        })?;
         Ok(c)
     }
 
@@ -256,10 +325,9 @@ impl<'a> DigestChallenge<'a> {
             stale: None,
             algorithm: None,
             qop: None,
-            params: params.clone(),
+            params,
         };
-        for p in params {
-            let p = p?;
+        each(rest, rest_at, header, |p| {
             let slot = match classify(p.name) {
                 Some(Known::Realm) => &mut c.realm,
                 Some(Known::Domain) => &mut c.domain,
@@ -268,12 +336,12 @@ impl<'a> DigestChallenge<'a> {
                 Some(Known::Stale) => &mut c.stale,
                 Some(Known::Algorithm) => &mut c.algorithm,
                 Some(Known::Qop) => &mut c.qop,
-                _ => continue,
+                _ => return,
             };
             if slot.is_none() {
                 *slot = p.value;
             }
-        }
+        })?;
         Ok(c)
     }
 
@@ -306,23 +374,36 @@ enum Known {
     Stale,
 }
 
+/// Classifies a parameter name: its length picks the candidate, then one
+/// integer compare of the ASCII-lower-cased bytes (read as a word) decides.
+#[inline]
 fn classify(name: &str) -> Option<Known> {
+    const fn key(s: &[u8]) -> u64 {
+        let mut k = 0u64;
+        let mut i = 0;
+        while i < s.len() && i < 8 {
+            k |= (s[i] as u64) << (i * 8);
+            i += 1;
+        }
+        k
+    }
     let n = name.as_bytes();
-    let eq = |k: &str| n.eq_ignore_ascii_case(k.as_bytes());
-    let first = n.first()?.to_ascii_lowercase();
-    match (n.len(), first) {
-        (8, b'u') if eq("username") => Some(Known::Username),
-        (5, b'r') if eq("realm") => Some(Known::Realm),
-        (5, b'n') if eq("nonce") => Some(Known::Nonce),
-        (3, b'u') if eq("uri") => Some(Known::Uri),
-        (8, b'r') if eq("response") => Some(Known::Response),
-        (9, b'a') if eq("algorithm") => Some(Known::Algorithm),
-        (6, b'c') if eq("cnonce") => Some(Known::Cnonce),
-        (3, b'q') if eq("qop") => Some(Known::Qop),
-        (2, b'n') if eq("nc") => Some(Known::Nc),
-        (6, b'o') if eq("opaque") => Some(Known::Opaque),
-        (6, b'd') if eq("domain") => Some(Known::Domain),
-        (5, b's') if eq("stale") => Some(Known::Stale),
+    let w = crate::name::folded_word(n, 0, n.len());
+    match n.len() {
+        2 if w == key(b"nc") => Some(Known::Nc),
+        3 if w == key(b"uri") => Some(Known::Uri),
+        3 if w == key(b"qop") => Some(Known::Qop),
+        5 if w == key(b"realm") => Some(Known::Realm),
+        5 if w == key(b"nonce") => Some(Known::Nonce),
+        5 if w == key(b"stale") => Some(Known::Stale),
+        6 if w == key(b"cnonce") => Some(Known::Cnonce),
+        6 if w == key(b"opaque") => Some(Known::Opaque),
+        6 if w == key(b"domain") => Some(Known::Domain),
+        8 if w == key(b"username") => Some(Known::Username),
+        8 if w == key(b"response") => Some(Known::Response),
+        9 if w == key(b"algorithm") && n.get(8).map(|c| c | 0x20) == Some(b'm') => {
+            Some(Known::Algorithm)
+        }
         _ => None,
     }
 }
@@ -344,6 +425,25 @@ impl<'a> Message<'a> {
         self.credentials(HeaderName::ProxyAuthorization)
     }
 
+    /// The first `Authorization` header read on demand: its scheme and its
+    /// parameters, not parsed until asked ([`AuthParams::find`] stops at the
+    /// parameter it looks for). `Ok(None)` when absent. Use it where one
+    /// parameter is enough (the `username` a failure is counted against);
+    /// [`Message::authorization`] parses them all.
+    ///
+    /// # Errors
+    /// [`crate::Error::Header`] when the scheme is missing or not a token.
+    pub fn authorization_params(&self) -> Result<Option<(&'a str, AuthParams<'a>)>> {
+        let Some((value, at)) = self.value(HeaderName::Authorization) else {
+            return Ok(None);
+        };
+        let (scheme, rest, rest_at) = split_scheme(value, at, HeaderName::Authorization)?;
+        Ok(Some((
+            scheme,
+            AuthParams::new(rest, rest_at, HeaderName::Authorization),
+        )))
+    }
+
     /// The first `WWW-Authenticate` challenge, `Ok(None)` when absent.
     ///
     /// # Errors
@@ -361,14 +461,14 @@ impl<'a> Message<'a> {
     }
 
     fn credentials(&self, kind: HeaderName) -> Result<Option<DigestCredentials<'a>>> {
-        self.get(kind)
-            .map(|h| DigestCredentials::parse_at(h.value, h.value_offset, kind))
+        self.value(kind)
+            .map(|(value, at)| DigestCredentials::parse_at(value, at, kind))
             .transpose()
     }
 
     fn challenge(&self, kind: HeaderName) -> Result<Option<DigestChallenge<'a>>> {
-        self.get(kind)
-            .map(|h| DigestChallenge::parse_at(h.value, h.value_offset, kind))
+        self.value(kind)
+            .map(|(value, at)| DigestChallenge::parse_at(value, at, kind))
             .transpose()
     }
 }

@@ -99,8 +99,10 @@ impl<'a> Header<'a> {
 /// A scanned SIP message: a borrowed view over the input bytes.
 ///
 /// Built by [`scan`] / [`Message::scan`] without allocating; every query
-/// borrows from the input. The first occurrence of every known header is
-/// indexed while scanning, so the typed accessors jump straight to it.
+/// borrows from the input. The value of the first header of each hot kind
+/// (Via, From, To, Call-ID, CSeq, Authorization, ...) is indexed while
+/// scanning, so the typed accessors jump straight to it; other kinds are
+/// found by walking the header lines.
 ///
 /// Line ends may be CRLF (as RFC 3261 requires) or a bare LF (as some
 /// scanners and test tools send); CR before LF is dropped, a lone CR inside a
@@ -121,8 +123,63 @@ pub struct Message<'a> {
     start: StartLine<'a>,
     version: &'a str,
     header_count: usize,
-    /// Per [`HeaderName`]: offset in `head` of its first line, plus one (0: absent).
-    first: [u32; HeaderName::COUNT],
+    /// Per indexed kind ([`INDEXED`]): where the value of its first header lies in `head`.
+    first: [Span; INDEXED.len()],
+}
+
+/// The kinds whose first header the scanner indexes: those the typed
+/// accessors and the framer read. Any other kind is found by walking the
+/// header lines (linear, and only when asked). A small index keeps
+/// [`Message`] small, so building and returning it costs little.
+const INDEXED: [HeaderName; 16] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::Contact,
+    HeaderName::ContentLength,
+    HeaderName::ContentType,
+    HeaderName::UserAgent,
+    HeaderName::Server,
+    HeaderName::Authorization,
+    HeaderName::ProxyAuthorization,
+    HeaderName::WwwAuthenticate,
+    HeaderName::ProxyAuthenticate,
+    HeaderName::MaxForwards,
+    HeaderName::Expires,
+];
+
+/// Not indexed (a slot number in [`SLOT`]).
+const UNINDEXED: u8 = u8::MAX;
+
+/// Per [`HeaderName`] (as `usize`): its slot in `Message::first`, or [`UNINDEXED`].
+const SLOT: [u8; HeaderName::COUNT] = {
+    let mut t = [UNINDEXED; HeaderName::COUNT];
+    let mut i = 0;
+    while i < INDEXED.len() {
+        t[INDEXED[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The slot of `kind` in `Message::first`, `None` when it is not indexed.
+#[inline(always)]
+fn slot(kind: HeaderName) -> Option<usize> {
+    match SLOT.get(kind as usize) {
+        Some(&s) if s != UNINDEXED => Some(usize::from(s)),
+        _ => None,
+    }
+}
+
+/// The raw value of a header in `head`: from just after the colon to the
+/// line feed of its last (continuation) line. `at == 0` means absent (a
+/// value never starts at 0: the start line comes first).
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    at: u32,
+    end: u32,
 }
 
 /// Scans one message with the default [`Limits`]. Same as [`Message::scan`].
@@ -139,8 +196,7 @@ fn err(offset: usize, problem: ScanProblem) -> Error {
 
 /// Finds the line starting at `pos`: returns (end without CR, start of next line).
 fn line_at(b: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let rest = b.get(pos..)?;
-    let nl = memchr(b'\n', rest)? + pos;
+    let nl = text::find_byte(b, pos, b'\n')?;
     let end = if nl > pos && b.get(nl - 1) == Some(&b'\r') {
         nl - 1
     } else {
@@ -149,13 +205,92 @@ fn line_at(b: &[u8], pos: usize) -> Option<(usize, usize)> {
     Some((end, nl + 1))
 }
 
+/// The common header name: 1 to 15 token characters right before a colon,
+/// read as two words with no per-byte branch. Returns the colon's index and
+/// the name's kind; `None` sends the caller to the byte-by-byte path (longer
+/// names, whitespace before the colon, errors, the end of the input).
+#[inline(always)]
+fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
+    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let w0 = text::word(input, pos)?;
+    let w1 = text::word(input, pos + 8)?;
+    let z0 = text::zero_bytes(w0 ^ COLONS);
+    let n = if z0 != 0 {
+        (z0.trailing_zeros() / 8) as usize
+    } else {
+        let z1 = text::zero_bytes(w1 ^ COLONS);
+        if z1 == 0 {
+            return None;
+        }
+        8 + (z1.trailing_zeros() / 8) as usize
+    };
+    if n == 0 {
+        return None;
+    }
+    let mask = |k: usize| {
+        if k >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (k * 8)) - 1
+        }
+    };
+    let kind = if n == 1 {
+        HeaderName::classify(input, pos, 1)
+    } else {
+        HeaderName::classify_words(
+            n,
+            [
+                (w0 | FOLD) & mask(n),
+                if n > 8 { (w1 | FOLD) & mask(n - 8) } else { 0 },
+                0,
+            ],
+        )
+    };
+    // Every byte before the colon must be a token character. A known name
+    // matched letter for letter (each byte with bit 5 set), which leaves
+    // only one non-token byte that folds onto a name character: CR (0x0d)
+    // onto `-` (0x2d). Other names are checked byte by byte.
+    if kind == HeaderName::Other {
+        if !input.get(pos..pos + n)?.iter().all(|&c| is_token(c)) {
+            return None;
+        }
+    } else if n > 1 {
+        const CRS: u64 = 0x0d0d_0d0d_0d0d_0d0d;
+        let cr = (text::zero_bytes(w0 ^ CRS) & mask(n))
+            | (text::zero_bytes(w1 ^ CRS) & if n > 8 { mask(n - 8) } else { 0 });
+        if cr != 0 {
+            return None;
+        }
+    }
+    Some((pos + n, kind))
+}
+
+/// The error for a header line the fast path in [`Message::scan_with`]
+/// refused, checked in the order the problems are reported: unterminated,
+/// too long, no colon, bad name.
+#[cold]
+fn line_error(input: &[u8], pos: usize, limits: &Limits) -> Error {
+    let Some((end, _)) = line_at(input, pos) else {
+        return err(pos, ScanProblem::UnterminatedHeaders);
+    };
+    if end - pos > limits.max_line_len {
+        return err(pos, ScanProblem::LineTooLong);
+    }
+    let line = input.get(pos..end).unwrap_or_default();
+    if memchr(b':', line).is_none() {
+        return err(pos, ScanProblem::MissingColon);
+    }
+    err(pos, ScanProblem::BadHeaderName)
+}
+
 fn valid_version(v: &str) -> bool {
     let b = v.as_bytes();
     if !text::starts_with_ignore_case(b, b"SIP/") {
         return false;
     }
     let rest = text::from(v, 4);
-    let Some((major, minor)) = rest.split_once('.') else {
+    let Some((major, minor)) = text::split_b(rest, b'.') else {
         return false;
     };
     !major.is_empty()
@@ -166,15 +301,24 @@ fn valid_version(v: &str) -> bool {
 
 /// True when `uri` starts with a scheme (`ALPHA *(ALPHA / DIGIT / + - .) ":"`).
 pub(crate) fn has_scheme(uri: &str) -> bool {
+    scheme_len(uri).is_some()
+}
+
+/// The index of the colon ending `uri`'s scheme, when it starts with one.
+#[inline]
+pub(crate) fn scheme_len(uri: &str) -> Option<usize> {
     let b = uri.as_bytes();
-    let Some(colon) = memchr(b':', b) else {
-        return false;
-    };
-    b.first().is_some_and(u8::is_ascii_alphabetic)
-        && b.get(..colon).is_some_and(|s| {
-            s.iter()
-                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        })
+    if !b.first().is_some_and(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let mut i = 1;
+    while b
+        .get(i)
+        .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        i += 1;
+    }
+    (b.get(i) == Some(&b':')).then_some(i)
 }
 
 impl<'a> Message<'a> {
@@ -202,68 +346,129 @@ impl<'a> Message<'a> {
         if input.len() > limits.max_message_size {
             return Err(err(limits.max_message_size, ScanProblem::MessageTooLarge));
         }
-        let base = input
-            .iter()
-            .position(|&c| c != b'\r' && c != b'\n')
-            .ok_or(err(0, ScanProblem::Empty))?;
-        let (start_end, mut pos) =
-            line_at(input, base).ok_or(err(input.len(), ScanProblem::UnterminatedHeaders))?;
+        // The header index holds 32-bit offsets.
+        if u32::try_from(input.len()).is_err() {
+            return Err(err(u32::MAX as usize, ScanProblem::MessageTooLarge));
+        }
+        let base = match input.first() {
+            Some(b'\r' | b'\n') => input
+                .iter()
+                .position(|&c| c != b'\r' && c != b'\n')
+                .ok_or(err(0, ScanProblem::Empty))?,
+            Some(_) => 0,
+            None => return Err(err(0, ScanProblem::Empty)),
+        };
+        let nl = text::find_byte(input, base, b'\n')
+            .ok_or(err(input.len(), ScanProblem::UnterminatedHeaders))?;
+        let start_end = if nl > base && input.get(nl - 1) == Some(&b'\r') {
+            nl - 1
+        } else {
+            nl
+        };
+        let mut pos = nl + 1;
         if start_end - base > limits.max_line_len {
             return Err(err(base, ScanProblem::LineTooLong));
         }
         let headers_abs = pos;
-        let mut first = [0u32; HeaderName::COUNT];
+        let mut first = [Span::default(); INDEXED.len()];
+        // The index slot of the header being read, while it may still be continued.
+        let mut open: Option<usize> = None;
         let mut count = 0usize;
+        let rel = |i: usize| u32::try_from(i - base).unwrap_or(u32::MAX);
         let head_end;
         loop {
-            let Some((end, next)) = line_at(input, pos) else {
-                if pos == input.len() && count > 0 {
-                    // A datagram that ends right after its last header line: the
-                    // empty line is missing (RFC 4475's baddn.dat is sent so).
+            match input.get(pos) {
+                None => {
+                    if count > 0 {
+                        // A datagram that ends right after its last header line: the
+                        // empty line is missing (RFC 4475's baddn.dat is sent so).
+                        head_end = pos;
+                        break;
+                    }
+                    return Err(err(pos, ScanProblem::UnterminatedHeaders));
+                }
+                Some(b'\n') => {
                     head_end = pos;
+                    pos += 1;
                     break;
                 }
-                return Err(err(pos, ScanProblem::UnterminatedHeaders));
-            };
-            if end - pos > limits.max_line_len {
-                return Err(err(pos, ScanProblem::LineTooLong));
-            }
-            let line = input.get(pos..end).unwrap_or_default();
-            match line.first() {
-                None => {
+                Some(b'\r') if input.get(pos + 1) == Some(&b'\n') => {
                     head_end = pos;
-                    pos = next;
+                    pos += 2;
                     break;
                 }
                 Some(b' ' | b'\t') => {
+                    // A continuation line: it extends the header above.
+                    let nl = text::find_byte(input, pos, b'\n')
+                        .ok_or(err(pos, ScanProblem::UnterminatedHeaders))?;
+                    let end = if input.get(nl - 1) == Some(&b'\r') {
+                        nl - 1
+                    } else {
+                        nl
+                    };
+                    let next = nl + 1;
+                    if end - pos > limits.max_line_len {
+                        return Err(err(pos, ScanProblem::LineTooLong));
+                    }
                     if count == 0 {
                         return Err(err(pos, ScanProblem::OrphanContinuation));
                     }
+                    if let Some(slot) = open.and_then(|k| first.get_mut(k)) {
+                        slot.end = rel(next - 1);
+                    }
+                    pos = next;
                 }
                 Some(_) => {
-                    let colon = memchr(b':', line).ok_or(err(pos, ScanProblem::MissingColon))?;
-                    let name = line.get(..colon).unwrap_or_default();
-                    let name_len = name
-                        .iter()
-                        .rposition(|&c| c != b' ' && c != b'\t')
-                        .map_or(0, |i| i + 1);
-                    let name = name.get(..name_len).unwrap_or_default();
-                    if name.is_empty() || !name.iter().all(|&c| is_token(c)) {
-                        return Err(err(pos, ScanProblem::BadHeaderName));
+                    // The common case in one forward pass: a token name, optional
+                    // SP/HTAB, the colon, then the line feed. Anything else is an
+                    // error, reported by `line_error` exactly as written.
+                    let (i, kind) = match short_name(input, pos) {
+                        Some(found) => found,
+                        None => {
+                            let mut i = pos;
+                            while input.get(i).is_some_and(|&c| is_token(c)) {
+                                i += 1;
+                            }
+                            let name_end = i;
+                            while matches!(input.get(i), Some(b' ' | b'\t')) {
+                                i += 1;
+                            }
+                            if name_end == pos || input.get(i) != Some(&b':') {
+                                return Err(line_error(input, pos, limits));
+                            }
+                            (i, HeaderName::classify(input, pos, name_end - pos))
+                        }
+                    };
+                    let Some(nl) = text::find_byte(input, i + 1, b'\n') else {
+                        return Err(line_error(input, pos, limits));
+                    };
+                    let end = if input.get(nl - 1) == Some(&b'\r') {
+                        nl - 1
+                    } else {
+                        nl
+                    };
+                    if end - pos > limits.max_line_len {
+                        return Err(err(pos, ScanProblem::LineTooLong));
                     }
                     count += 1;
                     if count > limits.max_headers {
                         return Err(err(pos, ScanProblem::TooManyHeaders));
                     }
-                    let kind = HeaderName::from_bytes(name);
-                    if let Some(slot) = first.get_mut(kind as usize) {
-                        if *slot == 0 {
-                            *slot = u32::try_from(pos - base + 1).unwrap_or(u32::MAX);
+                    open = None;
+                    if let Some(k) = slot(kind) {
+                        if let Some(span) = first.get_mut(k) {
+                            if span.at == 0 {
+                                *span = Span {
+                                    at: rel(i + 1),
+                                    end: rel(nl),
+                                };
+                                open = Some(k);
+                            }
                         }
                     }
+                    pos = nl + 1;
                 }
             }
-            pos = next;
         }
         let head_bytes = input.get(base..head_end).unwrap_or_default();
         let head = std::str::from_utf8(head_bytes)
@@ -283,12 +488,12 @@ impl<'a> Message<'a> {
             header_count: count,
             first,
         };
-        if let Some(h) = msg.get(HeaderName::ContentLength) {
-            let n = parse_decimal(h.value)
+        if let Some((value, at)) = msg.value(HeaderName::ContentLength) {
+            let n = parse_decimal(value)
                 .and_then(|n| usize::try_from(n).ok())
-                .ok_or(err(h.value_offset, ScanProblem::BadContentLength))?;
+                .ok_or(err(at, ScanProblem::BadContentLength))?;
             if n > msg.body_len {
-                return Err(err(h.value_offset, ScanProblem::ContentLengthExceedsBody));
+                return Err(err(at, ScanProblem::ContentLengthExceedsBody));
             }
             msg.body_len = n;
             msg.content_length = Some(n);
@@ -395,14 +600,56 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// The first header of a known kind, through the index built while scanning.
-    #[must_use]
-    pub fn get(&self, kind: HeaderName) -> Option<Header<'a>> {
+    /// The trimmed value of the first header of a known kind and its byte
+    /// offset in the input, straight from the index built while scanning.
+    #[inline]
+    pub(crate) fn value(&self, kind: HeaderName) -> Option<(&'a str, usize)> {
+        let Some(k) = slot(kind) else {
+            return self.walk_first(kind).map(|h| (h.value, h.value_offset));
+        };
+        let span = self.first.get(k)?;
+        if span.at == 0 {
+            return None;
+        }
+        let at = span.at as usize;
+        let (value, cut) = trim(sub(self.head, at, span.end as usize));
+        Some((value, self.base + at + cut))
+    }
+
+    /// Offset in `head` of the line holding the first header of `kind`.
+    fn first_line(&self, kind: HeaderName) -> Option<usize> {
+        let Some(k) = slot(kind) else {
+            return self.walk_first(kind).map(|h| h.offset - self.base);
+        };
+        let span = self.first.get(k)?;
+        if span.at == 0 {
+            return None;
+        }
+        // Walk back from the colon over optional SP/HTAB and the name (token
+        // characters, which never include a line end) to the line start.
+        let b = self.head.as_bytes();
+        let mut i = (span.at as usize).checked_sub(1)?;
+        while i > 0 && matches!(b.get(i - 1), Some(b' ' | b'\t')) {
+            i -= 1;
+        }
+        while i > 0 && b.get(i - 1).is_some_and(|&c| is_token(c)) {
+            i -= 1;
+        }
+        Some(i)
+    }
+
+    /// The first header of a kind that is not indexed, by walking the lines.
+    fn walk_first(&self, kind: HeaderName) -> Option<Header<'a>> {
         if kind == HeaderName::Other {
             return None;
         }
-        let at = *self.first.get(kind as usize)?;
-        let pos = usize::try_from(at).ok()?.checked_sub(1)?;
+        self.headers().find(|h| h.kind == kind)
+    }
+
+    /// The first header of a known kind, through the index built while scanning.
+    #[must_use]
+    pub fn get(&self, kind: HeaderName) -> Option<Header<'a>> {
+        let pos = self.first_line(kind)?;
         Headers {
             head: self.head,
             base: self.base,
@@ -413,13 +660,7 @@ impl<'a> Message<'a> {
 
     /// Every header of a known kind, in order.
     pub fn get_all(&self, kind: HeaderName) -> impl Iterator<Item = Header<'a>> + use<'a> {
-        let pos = self
-            .first
-            .get(kind as usize)
-            .and_then(|&at| usize::try_from(at).ok())
-            .and_then(|at| at.checked_sub(1))
-            .filter(|_| kind != HeaderName::Other)
-            .unwrap_or(self.head.len());
+        let pos = self.first_line(kind).unwrap_or(self.head.len());
         Headers {
             head: self.head,
             base: self.base,
@@ -440,12 +681,7 @@ impl<'a> Message<'a> {
         let kind = HeaderName::from_name(name);
         let mut it = self.headers();
         if kind != HeaderName::Other {
-            it.pos = self
-                .first
-                .get(kind as usize)
-                .and_then(|&at| usize::try_from(at).ok())
-                .and_then(|at| at.checked_sub(1))
-                .unwrap_or(self.head.len());
+            it.pos = self.first_line(kind).unwrap_or(self.head.len());
         }
         it.filter(move |h| {
             h.kind == kind && (kind != HeaderName::Other || h.name.eq_ignore_ascii_case(name))
@@ -462,13 +698,13 @@ impl<'a> Message<'a> {
     /// The User-Agent value, trimmed.
     #[must_use]
     pub fn user_agent(&self) -> Option<&'a str> {
-        self.get(HeaderName::UserAgent).map(|h| h.value)
+        self.value(HeaderName::UserAgent).map(|(v, _)| v)
     }
 
     /// The Server value, trimmed.
     #[must_use]
     pub fn server(&self) -> Option<&'a str> {
-        self.get(HeaderName::Server).map(|h| h.value)
+        self.value(HeaderName::Server).map(|(v, _)| v)
     }
 
     /// The Call-ID (`i`).
@@ -476,15 +712,22 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when empty.
     pub fn call_id(&self) -> Result<&'a str> {
-        let h = self.required(HeaderName::CallId)?;
-        if h.value.is_empty() || h.value.bytes().any(text::is_lws) {
+        let (value, at) = self.required_value(HeaderName::CallId)?;
+        if value.is_empty() || value.bytes().any(text::is_lws) {
             return Err(Error::Header {
                 header: HeaderName::CallId,
-                offset: h.value_offset,
+                offset: at,
                 problem: crate::ValueProblem::Empty,
             });
         }
-        Ok(h.value)
+        Ok(value)
+    }
+
+    /// The trimmed value of a mandatory header and its offset.
+    #[inline]
+    pub(crate) fn required_value(&self, kind: HeaderName) -> Result<(&'a str, usize)> {
+        self.value(kind)
+            .ok_or(Error::MissingHeader { header: kind })
     }
 
     pub(crate) fn required(&self, kind: HeaderName) -> Result<Header<'a>> {
@@ -498,6 +741,9 @@ impl<'a> Message<'a> {
 }
 
 fn parse_start_line(line: &str, base: usize) -> Result<(StartLine<'_>, &str)> {
+    if let Some(found) = fast_request_line(line) {
+        return Ok(found);
+    }
     let b = line.as_bytes();
     let sp1 = memchr(b' ', b).ok_or(err(base, ScanProblem::BadStartLine))?;
     let first = sub(line, 0, sp1);
@@ -506,7 +752,7 @@ fn parse_start_line(line: &str, base: usize) -> Result<(StartLine<'_>, &str)> {
             return Err(err(base, ScanProblem::BadVersion));
         }
         let rest = text::from(line, sp1 + 1);
-        let (code, reason) = match rest.split_once(' ') {
+        let (code, reason) = match text::split_b(rest, b' ') {
             Some((c, r)) => (c, r),
             None => (rest, ""),
         };
@@ -534,6 +780,35 @@ fn parse_start_line(line: &str, base: usize) -> Result<(StartLine<'_>, &str)> {
         return Err(err(base + sp2 + 1, ScanProblem::BadVersion));
     }
     Ok((StartLine::Request { method: first, uri }, version))
+}
+
+/// The common request line, `METHOD SP URI SP SIP/2.0`, checked in one pass
+/// per part. `None` (anything unusual, including every error) sends the
+/// caller to the general parser, which reports problems as before.
+#[inline]
+fn fast_request_line(line: &str) -> Option<(StartLine<'_>, &str)> {
+    const VERSION: &[u8] = b" SIP/2.0";
+    let b = line.as_bytes();
+    let uri_end = b.len().checked_sub(VERSION.len())?;
+    if b.get(uri_end..)? != VERSION {
+        return None;
+    }
+    let mut sp1 = 0;
+    while b.get(sp1).is_some_and(|&c| is_token(c)) {
+        sp1 += 1;
+    }
+    if sp1 == 0 || b.get(sp1) != Some(&b' ') {
+        return None;
+    }
+    let uri = line.get(sp1 + 1..uri_end)?;
+    // No LWS inside (the fold has no early exit, so it vectorises), and a scheme.
+    let lws = uri.bytes().fold(false, |a, c| a | text::is_lws(c));
+    if uri.is_empty() || lws || !has_scheme(uri) {
+        return None;
+    }
+    let method = line.get(..sp1)?;
+    let version = line.get(uri_end + 1..)?;
+    Some((StartLine::Request { method, uri }, version))
 }
 
 /// Iterator over the header fields of a [`Message`], in order.

@@ -287,8 +287,17 @@ impl HeaderName {
     }
 
     pub(crate) fn from_bytes(name: &[u8]) -> Self {
-        if name.len() == 1 {
-            return match name.first().map(u8::to_ascii_lowercase) {
+        Self::classify(name, 0, name.len())
+    }
+
+    /// Classifies the `len`-byte name at `at` in `b` (token characters,
+    /// checked by the caller). Reads the name as up to three little-endian
+    /// words straight from `b`, so the comparisons below are integer
+    /// compares and nothing is copied.
+    #[inline]
+    pub(crate) fn classify(b: &[u8], at: usize, len: usize) -> Self {
+        if len == 1 {
+            return match b.get(at).map(u8::to_ascii_lowercase) {
                 Some(b'a') => Self::AcceptContact,
                 Some(b'u') => Self::AllowEvents,
                 Some(b'i') => Self::CallId,
@@ -312,246 +321,123 @@ impl HeaderName {
                 _ => Self::Other,
             };
         }
-        if name.len() > 24 {
+        if len > 24 || len == 0 {
             return Self::Other;
         }
         // Fold to lower case by setting bit 5 of every byte: on token
-        // characters (the scanner checked them) this is injective. The name
-        // is read as three little-endian words so the comparisons below are
-        // integer compares.
-        let mut buf = [0u8; 24];
-        if let Some(dst) = buf.get_mut(..name.len()) {
-            dst.copy_from_slice(name);
-        }
-        let mut k = [0u64; 3];
-        for (w, (word, chunk)) in k.iter_mut().zip(buf.chunks_exact(8)).enumerate() {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(chunk);
-            let present = name.len().saturating_sub(w * 8).min(8);
-            let mask = if present == 8 {
-                u64::MAX
-            } else {
-                (1u64 << (present * 8)) - 1
-            };
-            *word = u64::from_le_bytes(bytes) | (0x2020_2020_2020_2020 & mask);
-        }
-        match name.len() {
-            2 => {
-                if k == [0x6f74, 0x0, 0x0] {
-                    return Self::To;
-                }
-                Self::Other
-            }
-            3 => {
-                if k == [0x616976, 0x0, 0x0] {
-                    return Self::Via;
-                }
-                Self::Other
-            }
-            4 => {
-                if k == [0x71657363, 0x0, 0x0] {
-                    return Self::CSeq;
-                }
-                if k == [0x65746164, 0x0, 0x0] {
-                    return Self::Date;
-                }
-                if k == [0x6d6f7266, 0x0, 0x0] {
-                    return Self::From;
-                }
-                Self::Other
-            }
-            5 => {
-                if k == [0x776f6c6c61, 0x0, 0x0] {
-                    return Self::Allow;
-                }
-                if k == [0x746e657665, 0x0, 0x0] {
-                    return Self::Event;
-                }
-                if k == [0x6574756f72, 0x0, 0x0] {
-                    return Self::Route;
-                }
-                Self::Other
-            }
-            6 => {
-                if k == [0x747065636361, 0x0, 0x0] {
-                    return Self::Accept;
-                }
-                if k == [0x726576726573, 0x0, 0x0] {
-                    return Self::Server;
-                }
-                Self::Other
-            }
-            7 => {
-                if k == [0x64692d6c6c6163, 0x0, 0x0] {
-                    return Self::CallId;
-                }
-                if k == [0x746361746e6f63, 0x0, 0x0] {
-                    return Self::Contact;
-                }
-                if k == [0x73657269707865, 0x0, 0x0] {
-                    return Self::Expires;
-                }
-                if k == [0x65726975716572, 0x0, 0x0] {
-                    return Self::Require;
-                }
-                if k == [0x7463656a627573, 0x0, 0x0] {
-                    return Self::Subject;
-                }
-                if k == [0x676e696e726177, 0x0, 0x0] {
-                    return Self::Warning;
-                }
-                Self::Other
-            }
-            8 => {
-                if k == [0x797469746e656469, 0x0, 0x0] {
-                    return Self::Identity;
-                }
-                if k == [0x797469726f697270, 0x0, 0x0] {
-                    return Self::Priority;
-                }
-                if k == [0x6f742d7265666572, 0x0, 0x0] {
-                    return Self::ReferTo;
-                }
-                if k == [0x6f742d796c706572, 0x0, 0x0] {
-                    return Self::ReplyTo;
-                }
-                Self::Other
-            }
-            9 => {
-                if k == [0x666e692d6c6c6163, 0x6f, 0x0] {
-                    return Self::CallInfo;
-                }
-                if k == [0x6574726f70707573, 0x64, 0x0] {
-                    return Self::Supported;
-                }
-                if k == [0x6d617473656d6974, 0x70, 0x0] {
-                    return Self::Timestamp;
-                }
-                Self::Other
-            }
-            10 => {
-                if k == [0x6e692d7472656c61, 0x6f66, 0x0] {
-                    return Self::AlertInfo;
-                }
-                if k == [0x6e692d726f727265, 0x6f66, 0x0] {
-                    return Self::ErrorInfo;
-                }
-                if k == [0x6567612d72657375, 0x746e, 0x0] {
-                    return Self::UserAgent;
-                }
-                Self::Other
-            }
-            11 => {
-                if k == [0x796c7065722d6e69, 0x6f742d, 0x0] {
-                    return Self::InReplyTo;
-                }
-                if k == [0x697078652d6e696d, 0x736572, 0x0] {
-                    return Self::MinExpires;
-                }
-                if k == [0x6465727265666572, 0x79622d, 0x0] {
-                    return Self::ReferredBy;
-                }
-                if k == [0x66612d7972746572, 0x726574, 0x0] {
-                    return Self::RetryAfter;
-                }
-                if k == [0x726f707075736e75, 0x646574, 0x0] {
-                    return Self::Unsupported;
-                }
-                Self::Other
-            }
-            12 => {
-                if k == [0x76652d776f6c6c61, 0x73746e65, 0x0] {
-                    return Self::AllowEvents;
-                }
-                if k == [0x2d746e65746e6f63, 0x65707974, 0x0] {
-                    return Self::ContentType;
-                }
-                if k == [0x77726f662d78616d, 0x73647261, 0x0] {
-                    return Self::MaxForwards;
-                }
-                if k == [0x7265762d656d696d, 0x6e6f6973, 0x0] {
-                    return Self::MimeVersion;
-                }
-                if k == [0x617a696e6167726f, 0x6e6f6974, 0x0] {
-                    return Self::Organization;
-                }
-                if k == [0x722d64726f636572, 0x6574756f, 0x0] {
-                    return Self::RecordRoute;
-                }
-                Self::Other
-            }
-            13 => {
-                if k == [0x7a69726f68747561, 0x6e6f697461, 0x0] {
-                    return Self::Authorization;
-                }
-                if k == [0x797469746e656469, 0x6f666e692d, 0x0] {
-                    return Self::IdentityInfo;
-                }
-                if k == [0x65722d79786f7270, 0x6572697571, 0x0] {
-                    return Self::ProxyRequire;
-                }
-                Self::Other
-            }
-            14 => {
-                if k == [0x632d747065636361, 0x746361746e6f, 0x0] {
-                    return Self::AcceptContact;
-                }
-                if k == [0x2d746e65746e6f63, 0x6874676e656c, 0x0] {
-                    return Self::ContentLength;
-                }
-                if k == [0x632d7463656a6572, 0x746361746e6f, 0x0] {
-                    return Self::RejectContact;
-                }
-                Self::Other
-            }
-            15 => {
-                if k == [0x652d747065636361, 0x676e69646f636e, 0x0] {
-                    return Self::AcceptEncoding;
-                }
-                if k == [0x6c2d747065636361, 0x65676175676e61, 0x0] {
-                    return Self::AcceptLanguage;
-                }
-                if k == [0x2d6e6f6973736573, 0x73657269707865, 0x0] {
-                    return Self::SessionExpires;
-                }
-                Self::Other
-            }
-            16 => {
-                if k == [0x2d746e65746e6f63, 0x676e69646f636e65, 0x0] {
-                    return Self::ContentEncoding;
-                }
-                if k == [0x2d746e65746e6f63, 0x65676175676e616c, 0x0] {
-                    return Self::ContentLanguage;
-                }
-                if k == [0x687475612d777777, 0x6574616369746e65, 0x0] {
-                    return Self::WwwAuthenticate;
-                }
-                Self::Other
-            }
-            18 => {
-                if k == [0x75612d79786f7270, 0x616369746e656874, 0x6574] {
-                    return Self::ProxyAuthenticate;
-                }
-                Self::Other
-            }
-            19 => {
-                if k == [0x69746e6568747561, 0x692d6e6f69746163, 0x6f666e] {
-                    return Self::AuthenticationInfo;
-                }
-                if k == [0x2d746e65746e6f63, 0x7469736f70736964, 0x6e6f69] {
-                    return Self::ContentDisposition;
-                }
-                if k == [0x75612d79786f7270, 0x74617a69726f6874, 0x6e6f69] {
-                    return Self::ProxyAuthorization;
-                }
-                if k == [0x2d74736575716572, 0x7469736f70736964, 0x6e6f69] {
-                    return Self::RequestDisposition;
-                }
-                Self::Other
-            }
+        // characters this is injective.
+        Self::classify_words(
+            len,
+            [
+                folded_word(b, at, len),
+                if len > 8 {
+                    folded_word(b, at + 8, len - 8)
+                } else {
+                    0
+                },
+                if len > 16 {
+                    folded_word(b, at + 16, len - 16)
+                } else {
+                    0
+                },
+            ],
+        )
+    }
+
+    /// Classifies a name of 2 to 24 bytes given as three little-endian words,
+    /// folded (bit 5 set on every byte of the name, bytes past it zero):
+    /// one multiplicative hash into a 256-slot table built at compile time
+    /// (collision-free for the known names, checked by the compiler), then
+    /// one compare of the candidate's words. No branch on the name itself.
+    #[inline(always)]
+    pub(crate) fn classify_words(len: usize, k: [u64; 3]) -> Self {
+        let Some(&i) = SLOTS.get(name_hash(k, len)) else {
+            return Self::Other;
+        };
+        match KEYS.get(usize::from(i)) {
+            Some(&(key, key_len, kind)) if key_len == len && key == k => kind,
             _ => Self::Other,
         }
     }
+}
+
+/// The multiplier of [`name_hash`], picked so the known names of two or
+/// more bytes land in distinct slots (`SLOTS` fails to compile otherwise).
+const HASH_MUL: u64 = 0x7f81_375e_ecc1_cb63;
+
+const fn name_hash(k: [u64; 3], len: usize) -> usize {
+    (k[0]
+        .wrapping_add(k[1].wrapping_mul(3))
+        .wrapping_add(k[2].wrapping_mul(5))
+        .wrapping_add(len as u64)
+        .wrapping_mul(HASH_MUL)
+        >> 56) as usize
+}
+
+/// A known name folded into words as [`HeaderName::classify_words`] sees it.
+const fn folded_key(name: &str) -> [u64; 3] {
+    let b = name.as_bytes();
+    let mut k = [0u64; 3];
+    let mut i = 0;
+    while i < b.len() {
+        k[i / 8] |= ((b[i] | 0x20) as u64) << ((i % 8) * 8);
+        i += 1;
+    }
+    k
+}
+
+/// Per known name (index into [`HeaderName::ALL`]): folded words, length, kind.
+const KEYS: [([u64; 3], usize, HeaderName); HeaderName::ALL.len()] = {
+    let mut t = [([0u64; 3], 0usize, HeaderName::Other); HeaderName::ALL.len()];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        let kind = HeaderName::ALL[i];
+        let name = kind.as_str();
+        t[i] = (folded_key(name), name.len(), kind);
+        i += 1;
+    }
+    t
+};
+
+/// Hash slot to index into [`KEYS`]; `u8::MAX` for an empty slot.
+const SLOTS: [u8; 256] = {
+    let mut t = [u8::MAX; 256];
+    let mut i = 0;
+    while i < KEYS.len() {
+        let (k, len, _) = KEYS[i];
+        let h = name_hash(k, len);
+        assert!(
+            t[h] == u8::MAX,
+            "header name hash collision: pick another HASH_MUL"
+        );
+        t[h] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The first `min(n, 8)` bytes of `b` at `at`, little-endian, each with bit
+/// 5 set (ASCII lower case for letters); bytes past `n` are zero.
+#[inline(always)]
+pub(crate) fn folded_word(b: &[u8], at: usize, n: usize) -> u64 {
+    let n = n.min(8);
+    let mask = if n == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (n * 8)) - 1
+    };
+    let w = match b.get(at..at + 8) {
+        Some(s) => <[u8; 8]>::try_from(s).map_or(0, u64::from_le_bytes),
+        // Near the end of the input: gather byte by byte.
+        None => b
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .take(n)
+            .enumerate()
+            .fold(0u64, |w, (i, &c)| w | (u64::from(c) << (i * 8))),
+    };
+    (w | 0x2020_2020_2020_2020) & mask
 }
 
 impl std::fmt::Display for HeaderName {

@@ -79,11 +79,11 @@ pub(crate) fn quote_end(s: &str, open: usize) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = open + 1;
     loop {
-        match b.get(i)? {
-            b'"' => return Some(i),
-            b'\\' => i += 2,
-            _ => i += 1,
+        let j = find_quote_or_backslash(b, i)?;
+        if b.get(j)? == &b'"' {
+            return Some(j);
         }
+        i = j + 2;
     }
 }
 
@@ -163,4 +163,87 @@ pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
         n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
     Some(n)
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The 8 bytes of `b` at `at` as a little-endian word, `None` past the end.
+#[inline(always)]
+pub(crate) fn word(b: &[u8], at: usize) -> Option<u64> {
+    let s = b.get(at..at.checked_add(8)?)?;
+    <[u8; 8]>::try_from(s).ok().map(u64::from_le_bytes)
+}
+
+/// Non-zero iff some byte of `w` is zero; the lowest set bit marks the
+/// first zero byte exactly (false positives only above a true zero byte).
+#[inline(always)]
+pub(crate) const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// Index of the first `needle` in `b` at or after `from`.
+///
+/// A word-at-a-time (SWAR) scan for the first 64 bytes, which is where a
+/// SIP header line usually ends, then `memchr` (SIMD) for longer runs: this
+/// avoids `memchr`'s per-call setup on short lines without giving up its
+/// speed on long ones.
+#[inline]
+pub(crate) fn find_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
+    let pattern = LO * u64::from(needle);
+    let mut i = from;
+    let stop = from.saturating_add(64);
+    while i < stop {
+        let Some(w) = word(b, i) else {
+            return b.get(i..)?.iter().position(|&c| c == needle).map(|p| i + p);
+        };
+        let z = zero_bytes(w ^ pattern);
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(needle, b.get(i..)?).map(|p| i + p)
+}
+
+/// Index of the first `"` or `\` in `b` at or after `from` (word at a time).
+#[inline]
+pub(crate) fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    const QUOTE: u64 = LO * b'"' as u64;
+    const BACKSLASH: u64 = LO * b'\\' as u64;
+    let mut i = from;
+    let stop = from.saturating_add(64);
+    while i < stop {
+        let Some(w) = word(b, i) else {
+            return b
+                .get(i..)?
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+                .map(|p| i + p);
+        };
+        // Each test is exact for its lowest hit; the lower of the two wins.
+        let z = zero_bytes(w ^ QUOTE)
+            .trailing_zeros()
+            .min(zero_bytes(w ^ BACKSLASH).trailing_zeros());
+        if z < 64 {
+            return Some(i + (z / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|p| i + p)
+}
+
+/// Index of the first byte `c` in `s`. A plain loop: the strings here are a
+/// few dozen bytes, where `str::find`'s searcher and `memchr`'s setup cost
+/// more than the search.
+#[inline]
+pub(crate) fn find_b(s: &str, c: u8) -> Option<usize> {
+    s.as_bytes().iter().position(|&x| x == c)
+}
+
+/// `s` split at the first byte `c` (excluded), like `str::split_once(char)`.
+#[inline]
+pub(crate) fn split_b(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = find_b(s, c)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }

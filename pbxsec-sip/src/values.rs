@@ -77,62 +77,92 @@ impl<'a> Iterator for Params<'a> {
         if self.done {
             return None;
         }
-        let b = self.s.as_bytes();
-        let i = skip_lws(self.s, self.pos);
-        match b.get(i) {
-            None => {
+        match param_step(self.s, self.pos) {
+            Ok(Some((param, next))) => {
+                self.pos = next;
+                Some(Ok(param))
+            }
+            Ok(None) => {
                 self.done = true;
-                return None;
+                None
             }
-            Some(b';') => {}
-            Some(_) => return self.fail(i, ValueProblem::Unexpected),
+            Err((i, problem)) => self.fail(i, problem),
         }
-        let n = skip_lws(self.s, i + 1);
-        let ne = token_end(self.s, n);
-        if ne == n {
-            return self.fail(n, ValueProblem::EmptyParameter);
-        }
-        let name = sub(self.s, n, ne);
-        let j = skip_lws(self.s, ne);
-        if b.get(j) != Some(&b'=') {
-            self.pos = ne;
-            return Some(Ok(Param { name, value: None }));
-        }
-        let v = skip_lws(self.s, j + 1);
-        let value = if b.get(v) == Some(&b'"') {
-            let Some(q) = quote_end(self.s, v) else {
-                return self.fail(v, ValueProblem::UnterminatedQuote);
-            };
-            self.pos = q + 1;
-            sub(self.s, v + 1, q)
-        } else {
-            let mut e = v;
-            while b
-                .get(e)
-                .is_some_and(|&c| !is_lws(c) && c != b';' && c != b',' && c != b'?')
-            {
-                e += 1;
-            }
-            if e == v {
-                return self.fail(v, ValueProblem::Empty);
-            }
-            self.pos = e;
-            sub(self.s, v, e)
+    }
+}
+
+/// One `;name[=value]` parameter of `s` from byte `pos` on: `Ok(None)` at
+/// the end, else the parameter and where the next one starts; an error is
+/// the byte offset in `s` and the problem. Shared by [`Params`] and
+/// [`each_param`], so both read the same grammar.
+#[inline(always)]
+fn param_step(
+    s: &str,
+    pos: usize,
+) -> std::result::Result<Option<(Param<'_>, usize)>, (usize, ValueProblem)> {
+    let b = s.as_bytes();
+    let i = skip_lws(s, pos);
+    match b.get(i) {
+        None => return Ok(None),
+        Some(b';') => {}
+        Some(_) => return Err((i, ValueProblem::Unexpected)),
+    }
+    let n = skip_lws(s, i + 1);
+    let ne = token_end(s, n);
+    if ne == n {
+        return Err((n, ValueProblem::EmptyParameter));
+    }
+    let name = sub(s, n, ne);
+    let j = skip_lws(s, ne);
+    if b.get(j) != Some(&b'=') {
+        return Ok(Some((Param { name, value: None }, ne)));
+    }
+    let v = skip_lws(s, j + 1);
+    let (value, next) = if b.get(v) == Some(&b'"') {
+        let Some(q) = quote_end(s, v) else {
+            return Err((v, ValueProblem::UnterminatedQuote));
         };
-        Some(Ok(Param {
+        (sub(s, v + 1, q), q + 1)
+    } else {
+        let mut e = v;
+        while b
+            .get(e)
+            .is_some_and(|&c| !is_lws(c) && c != b';' && c != b',' && c != b'?')
+        {
+            e += 1;
+        }
+        if e == v {
+            return Err((v, ValueProblem::Empty));
+        }
+        (sub(s, v, e), e)
+    };
+    Ok(Some((
+        Param {
             name,
             value: Some(value),
-        }))
-    }
+        },
+        next,
+    )))
 }
 
 /// Runs every parameter once (to report the first malformed one) and calls
 /// `f` for each.
+#[inline(always)]
 fn each_param<'a>(p: &Params<'a>, mut f: impl FnMut(Param<'a>)) -> Result<()> {
-    for param in p.clone() {
-        f(param?);
+    if p.done {
+        return Ok(());
     }
-    Ok(())
+    let mut pos = p.pos;
+    loop {
+        match param_step(p.s, pos) {
+            Ok(Some((param, next))) => {
+                pos = next;
+                f(param);
+            }
+            Ok(None) => return Ok(()),
+            Err((i, problem)) => return Err(bad(p.header, p.at + i, problem)),
+        }
+    }
 }
 
 /// A parsed URI. For `sip:` and `sips:` every part is split out; for other
@@ -169,7 +199,7 @@ impl<'a> Uri<'a> {
     /// True when the host is an IPv6 literal (it was written in brackets).
     #[must_use]
     pub fn is_ipv6(&self) -> bool {
-        self.host.contains(':')
+        text::find_b(self.host, b':').is_some()
     }
 
     /// Parses a URI on its own (offsets in errors count from its first byte).
@@ -181,10 +211,37 @@ impl<'a> Uri<'a> {
     }
 
     pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
-        if s.is_empty() || s.bytes().any(is_lws) || !crate::message::has_scheme(s) {
+        let Some(colon) = crate::message::scheme_len(s) else {
+            return Err(bad(header, at, ValueProblem::BadUri));
+        };
+        let scheme = sub(s, 0, colon);
+        let opaque = from(s, colon + 1);
+        // One pass over the rest: LWS anywhere is an error; note the first
+        // `@`, the first `:` before it (user:password), and the first `;` or
+        // `?` before it and after it (the end of host[:port]).
+        let mut lws = false;
+        let mut at_sign = None;
+        let mut ui_colon = None;
+        let mut delim_before = None;
+        let mut delim_after = None;
+        for (j, &c) in opaque.as_bytes().iter().enumerate() {
+            match c {
+                b' ' | b'\t' | b'\r' | b'\n' => lws = true,
+                b'@' if at_sign.is_none() => at_sign = Some(j),
+                b':' if at_sign.is_none() && ui_colon.is_none() => ui_colon = Some(j),
+                b';' | b'?' => {
+                    if at_sign.is_none() {
+                        delim_before = delim_before.or(Some(j));
+                    } else {
+                        delim_after = delim_after.or(Some(j));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if lws {
             return Err(bad(header, at, ValueProblem::BadUri));
         }
-        let (scheme, opaque) = s.split_once(':').unwrap_or((s, ""));
         let mut uri = Self {
             raw: s,
             scheme,
@@ -200,32 +257,29 @@ impl<'a> Uri<'a> {
             return Ok(uri);
         }
         let rest_at = at + scheme.len() + 1;
-        let (userinfo, hostpart, host_at) = match opaque.find('@') {
-            Some(i) => (
-                Some(sub(opaque, 0, i)),
-                from(opaque, i + 1),
-                rest_at + i + 1,
-            ),
-            None => (None, opaque, rest_at),
+        let (hs, delim) = match at_sign {
+            Some(a) => {
+                match ui_colon {
+                    Some(c) => {
+                        uri.user = Some(sub(opaque, 0, c));
+                        uri.password = Some(sub(opaque, c + 1, a));
+                    }
+                    None => uri.user = Some(sub(opaque, 0, a)),
+                }
+                (a + 1, delim_after)
+            }
+            None => (0, delim_before),
         };
-        if let Some(ui) = userinfo {
-            let (u, p) = match ui.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (ui, None),
-            };
-            uri.user = Some(u);
-            uri.password = p;
-        }
-        let hp_end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
-        let hostport = sub(hostpart, 0, hp_end);
-        let tail = from(hostpart, hp_end);
-        let (params, headers) = match tail.split_once('?') {
+        let hp_end = delim.unwrap_or(opaque.len());
+        let hostport = sub(opaque, hs, hp_end);
+        let tail = from(opaque, hp_end);
+        let (params, headers) = match text::split_b(tail, b'?') {
             Some((p, h)) => (p, Some(h)),
             None => (tail, None),
         };
         uri.params = params;
         uri.headers = headers;
-        let (host, port) = split_host_port(hostport, host_at, header)?;
+        let (host, port) = split_host_port(hostport, rest_at + hs, header)?;
         uri.host = host;
         uri.port = port;
         Ok(uri)
@@ -235,7 +289,7 @@ impl<'a> Uri<'a> {
 /// Splits `host[:port]` / `[v6][:port]`.
 fn split_host_port(s: &str, at: usize, header: HeaderName) -> Result<(&str, Option<u16>)> {
     let (host, port_str) = if let Some(v6) = s.strip_prefix('[') {
-        let close = v6.find(']').ok_or(bad(header, at, ValueProblem::BadUri))?;
+        let close = text::find_b(v6, b']').ok_or(bad(header, at, ValueProblem::BadUri))?;
         let after = from(v6, close + 1);
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
@@ -244,7 +298,7 @@ fn split_host_port(s: &str, at: usize, header: HeaderName) -> Result<(&str, Opti
         };
         (sub(v6, 0, close), port)
     } else {
-        match s.split_once(':') {
+        match text::split_b(s, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (s, None),
         }
@@ -404,7 +458,7 @@ impl<'a> NameAddr<'a> {
                 return Err(bad(header, at + lt, ValueProblem::Unexpected));
             }
             Some(lt)
-        } else if let Some(lt) = s.find('<') {
+        } else if let Some(lt) = text::find_b(s, b'<') {
             let (dn, dcut) = trim(sub(s, 0, lt));
             if let Some(i) = dn.bytes().position(|c| !is_token(c) && !is_lws(c)) {
                 return Err(bad(header, at + dcut + i, ValueProblem::BadDisplayName));
@@ -420,7 +474,7 @@ impl<'a> NameAddr<'a> {
             None
         };
         let (uri_s, uri_at, rest, rest_at) = if let Some(lt) = lt {
-            let gt = from(s, lt).find('>').ok_or(bad(
+            let gt = text::find_b(from(s, lt), b'>').ok_or(bad(
                 header,
                 at + lt,
                 ValueProblem::UnterminatedAngle,
@@ -432,9 +486,9 @@ impl<'a> NameAddr<'a> {
                 at + gt + 1,
             )
         } else {
-            let end = s.find(';').unwrap_or(s.len());
+            let end = text::find_b(s, b';').unwrap_or(s.len());
             let (u, _) = trim(sub(s, 0, end));
-            if u.contains('?') {
+            if text::find_b(u, b'?').is_some() {
                 return Err(bad(header, at, ValueProblem::UriNeedsAngleBrackets));
             }
             (u, at, from(s, end), at + end)
@@ -491,6 +545,30 @@ impl<'a> Via<'a> {
         const H: HeaderName = HeaderName::Via;
         let b = s.as_bytes();
         let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
+        // The protocol is `SIP/2.0/` in practice: take it in one compare.
+        let (name, version, i) = if b.get(..8) == Some(b"SIP/2.0/".as_slice()) {
+            (sub(s, 0, 3), sub(s, 4, 7), skip_lws(s, 8))
+        } else {
+            Self::protocol(s, at)?
+        };
+        let e = token_end(s, i);
+        let transport = sub(s, i, e);
+        if e == i {
+            return Err(proto_err(i));
+        }
+        let hs = skip_lws(s, e);
+        if hs == e && hs < s.len() {
+            return Err(proto_err(e));
+        }
+        Self::rest(s, at, (name, version), transport, hs)
+    }
+
+    /// The general `name / version / ` part (LWS allowed around the slashes):
+    /// name, version and where the transport starts.
+    fn protocol(s: &'a str, at: usize) -> Result<(&'a str, &'a str, usize)> {
+        const H: HeaderName = HeaderName::Via;
+        let b = s.as_bytes();
+        let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
         let i0 = skip_lws(s, 0);
         let e = token_end(s, i0);
         let name = sub(s, i0, e);
@@ -505,16 +583,19 @@ impl<'a> Via<'a> {
         if e == i || b.get(j) != Some(&b'/') {
             return Err(proto_err(j));
         }
-        let i = skip_lws(s, j + 1);
-        let e = token_end(s, i);
-        let transport = sub(s, i, e);
-        if e == i {
-            return Err(proto_err(i));
-        }
-        let hs = skip_lws(s, e);
-        if hs == e && hs < s.len() {
-            return Err(proto_err(e));
-        }
+        Ok((name, version, skip_lws(s, j + 1)))
+    }
+
+    /// sent-by and parameters, from `hs` on.
+    fn rest(
+        s: &'a str,
+        at: usize,
+        protocol: (&'a str, &'a str),
+        transport: &'a str,
+        hs: usize,
+    ) -> Result<Self> {
+        const H: HeaderName = HeaderName::Via;
+        let b = s.as_bytes();
         let mut he = hs;
         if b.get(hs) == Some(&b'[') {
             while b.get(he).is_some_and(|&c| c != b']') {
@@ -552,11 +633,12 @@ impl<'a> Via<'a> {
         let (mut branch, mut received, mut rport) = (None, None, None);
         let mut bad_rport = false;
         each_param(&params, |p| {
-            if p.name.eq_ignore_ascii_case("branch") {
+            let n = p.name;
+            if n.len() == 6 && n.eq_ignore_ascii_case("branch") {
                 branch = branch.or(p.value);
-            } else if p.name.eq_ignore_ascii_case("received") {
+            } else if n.len() == 8 && n.eq_ignore_ascii_case("received") {
                 received = received.or(p.value);
-            } else if p.name.eq_ignore_ascii_case("rport") && rport.is_none() {
+            } else if n.len() == 5 && n.eq_ignore_ascii_case("rport") && rport.is_none() {
                 rport = Some(match p.value {
                     None => None,
                     Some(v) => {
@@ -571,7 +653,7 @@ impl<'a> Via<'a> {
             return Err(bad(H, at + pe, ValueProblem::BadPort));
         }
         Ok(Self {
-            protocol: (name, version),
+            protocol,
             transport,
             host,
             port,
@@ -621,9 +703,13 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when it is malformed.
     pub fn via(&self) -> Result<Via<'a>> {
-        let h = self.required(HeaderName::Via)?;
-        let (v, off) = CommaSplit::new(h.value).next().unwrap_or(("", 0));
-        Via::parse_at(v, h.value_offset + off)
+        let (value, at) = self.required_value(HeaderName::Via)?;
+        // One value (no comma at all) is the common case: skip the split.
+        if text::find_byte(value.as_bytes(), 0, b',').is_none() {
+            return Via::parse_at(value, at);
+        }
+        let (v, off) = CommaSplit::new(value).next().unwrap_or(("", 0));
+        Via::parse_at(v, at + off)
     }
 
     /// Every Via value, topmost first (all Via headers, each comma-separated value).
@@ -638,8 +724,8 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
     pub fn from(&self) -> Result<NameAddr<'a>> {
-        let h = self.required(HeaderName::From)?;
-        NameAddr::parse_at(h.value, h.value_offset, HeaderName::From)
+        let (value, at) = self.required_value(HeaderName::From)?;
+        NameAddr::parse_at(value, at, HeaderName::From)
     }
 
     /// The To value (`t`).
@@ -647,8 +733,8 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
     pub fn to(&self) -> Result<NameAddr<'a>> {
-        let h = self.required(HeaderName::To)?;
-        NameAddr::parse_at(h.value, h.value_offset, HeaderName::To)
+        let (value, at) = self.required_value(HeaderName::To)?;
+        NameAddr::parse_at(value, at, HeaderName::To)
     }
 
     /// The first Contact value (`m`), `Ok(None)` when there is none.
@@ -674,8 +760,8 @@ impl<'a> Message<'a> {
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed or
     /// the number exceeds `u32`.
     pub fn cseq(&self) -> Result<CSeq<'a>> {
-        let h = self.required(HeaderName::CSeq)?;
-        CSeq::parse_at(h.value, h.value_offset)
+        let (value, at) = self.required_value(HeaderName::CSeq)?;
+        CSeq::parse_at(value, at)
     }
 
     /// The Max-Forwards value, `Ok(None)` when absent.
@@ -683,16 +769,12 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::Header`] when it is not a number from 0 to 255.
     pub fn max_forwards(&self) -> Result<Option<u8>> {
-        let Some(h) = self.get(HeaderName::MaxForwards) else {
+        let Some((value, at)) = self.value(HeaderName::MaxForwards) else {
             return Ok(None);
         };
-        text::parse_decimal(h.value)
+        text::parse_decimal(value)
             .and_then(|n| u8::try_from(n).ok())
             .map(Some)
-            .ok_or(bad(
-                HeaderName::MaxForwards,
-                h.value_offset,
-                ValueProblem::BadNumber,
-            ))
+            .ok_or(bad(HeaderName::MaxForwards, at, ValueProblem::BadNumber))
     }
 }

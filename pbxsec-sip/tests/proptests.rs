@@ -7,30 +7,8 @@ use pbxsec_sip::{
 };
 use proptest::prelude::*;
 
-fn touch(m: &Message<'_>) {
-    let _ = m.validate();
-    let _ = (
-        m.via(),
-        m.from(),
-        m.to(),
-        m.call_id(),
-        m.cseq(),
-        m.max_forwards(),
-        m.contact(),
-    );
-    let _ = (
-        m.authorization(),
-        m.proxy_authorization(),
-        m.www_authenticate(),
-        m.proxy_authenticate(),
-    );
-    let _ = (
-        m.vias().count(),
-        m.contacts().count(),
-        m.headers().count(),
-        m.body().len(),
-    );
-}
+mod common;
+use common::touch_everything;
 
 /// Header names: known ones in random case, compact forms, and extensions.
 fn name() -> impl Strategy<Value = String> {
@@ -72,7 +50,7 @@ proptest! {
     #[test]
     fn any_bytes_do_not_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
         if let Ok(m) = Message::scan(&bytes) {
-            touch(&m);
+            touch_everything(&m);
         }
         let _ = frame(&bytes, &Limits::default());
     }
@@ -88,7 +66,7 @@ proptest! {
         }
         text.push_str(end);
         if let Ok(m) = Message::scan(text.as_bytes()) {
-            touch(&m);
+            touch_everything(&m);
         }
         if let Ok(Frame::Complete { len }) = frame(text.as_bytes(), &Limits::default()) {
             prop_assert!(len <= text.len());
@@ -203,5 +181,113 @@ proptest! {
         for ua in &uas {
             prop_assert_eq!(sigs.match_user_agent(ua).and_then(|d| d.rule), model(&rules, ua), "ua {:?}", ua);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Reference model for the on-demand reader: the first parameter of that
+    /// name that the full iterator yields, or the first error before it.
+    #[test]
+    fn on_demand_auth_param_agrees_with_the_iterator(
+        value in r#"Digest ([a-zA-Z]{1,9}(=("[a-z,\\ "]{0,8}"|[a-z0-9,]{0,8}))?[ ,]{0,3}){0,6}[=" ]{0,2}"#,
+        wanted in prop::sample::select(vec!["username", "USERNAME", "realm", "nonce", "nc", "x"]),
+    ) {
+        let text = format!("REGISTER sip:a SIP/2.0\r\nAuthorization: {value}\r\n\r\n");
+        let Ok(m) = Message::scan(text.as_bytes()) else { return Ok(()); };
+        let Ok(Some((scheme, params))) = m.authorization_params() else { return Ok(()); };
+        prop_assert!(scheme.eq_ignore_ascii_case("Digest"));
+        let mut expected = Ok(None);
+        for p in params.clone() {
+            match p {
+                Ok(p) if p.name.eq_ignore_ascii_case(wanted) => { expected = Ok(Some(p)); break; }
+                Ok(_) => {}
+                Err(e) => { expected = Err(e); break; }
+            }
+        }
+        prop_assert_eq!(params.find(wanted), expected);
+        // And the eager parser agrees on the username when it succeeds.
+        if let Ok(Some(c)) = m.authorization() {
+            prop_assert_eq!(c.username, params.find("username").unwrap().and_then(|p| p.value));
+        }
+    }
+}
+
+/// Reference model of a SIP URI split (the straightforward `str` version the
+/// one-pass parser replaced): scheme, user, password, host, port, params, headers.
+type UriParts<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    Option<u16>,
+    &'a str,
+    Option<&'a str>,
+);
+
+fn uri_model(s: &str) -> Option<UriParts<'_>> {
+    let (scheme, opaque) = s.split_once(':')?;
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok || s.contains([' ', '\t', '\r', '\n']) {
+        return None;
+    }
+    let sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
+    if !sip {
+        return Some((scheme, None, None, "", None, "", None));
+    }
+    let (userinfo, hostpart) = match opaque.split_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, opaque),
+    };
+    let (user, password) =
+        match userinfo.map(|u| u.split_once(':').map_or((u, None), |(a, b)| (a, Some(b)))) {
+            Some((u, p)) => (Some(u), p),
+            None => (None, None),
+        };
+    let end = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+    let (hostport, tail) = hostpart.split_at(end);
+    let (params, headers) = match tail.split_once('?') {
+        Some((p, h)) => (p, Some(h)),
+        None => (tail, None),
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None if after.is_empty() => (h, None),
+            None => return None,
+        }
+    } else {
+        hostport
+            .split_once(':')
+            .map_or((hostport, None), |(h, p)| (h, Some(p)))
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 20 && p.bytes().all(|c| c.is_ascii_digit()) => {
+            Some(p.parse::<u16>().ok()?)
+        }
+        Some(_) => return None,
+    };
+    Some((scheme, user, password, host, port, params, headers))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn uri_parser_agrees_with_the_model(s in r"(sip|SIPS|tel|x1|1x)?:?[a-z0-9@:;?=\[\]. ]{0,24}") {
+        let got = pbxsec_sip::Uri::parse(&s).ok().map(|u| (u.scheme, u.user, u.password, u.host, u.port, u.params, u.headers));
+        prop_assert_eq!(got, uri_model(&s), "{:?}", s);
     }
 }

@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::touch_everything;
+
 use pbxsec_sip::{
     Error, HeaderName, InvalidProblem, Message, ScanProblem, StartLine, ValueProblem,
 };
@@ -55,37 +58,6 @@ const APPLICATION: [&str; 16] = [
     "insuf", "unkscm", "novelsc", "unksm2", "bext01", "invut", "regaut01", "multi01", "mcl01",
     "bcast", "zeromf", "cparam01", "cparam02", "regescrt", "sdp01", "inv2543",
 ];
-
-/// Exercises every accessor; must never panic.
-fn touch_everything(m: &Message<'_>) {
-    let _ = m.validate();
-    let _ = (
-        m.via(),
-        m.from(),
-        m.to(),
-        m.call_id(),
-        m.cseq(),
-        m.max_forwards(),
-        m.contact(),
-    );
-    let _ = (
-        m.authorization(),
-        m.proxy_authorization(),
-        m.www_authenticate(),
-        m.proxy_authenticate(),
-    );
-    let _ = (m.user_agent(), m.server(), m.body(), m.content_length());
-    for v in m.vias() {
-        let _ = v;
-    }
-    for c in m.contacts() {
-        let _ = c;
-    }
-    for h in m.headers() {
-        let _ = m.values(h.name).count();
-        assert_eq!(m.header(h.name).map(|x| x.kind), Some(h.kind));
-    }
-}
 
 #[test]
 fn every_file_is_classified_and_none_panics() {

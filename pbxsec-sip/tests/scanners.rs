@@ -138,6 +138,14 @@ fn svcrack_digest_username_is_readable() {
         let auth = m.authorization().unwrap().unwrap();
         assert!(auth.is_digest());
         assert_eq!(auth.username, Some("100"), "{f}");
+        // The on-demand reader finds it too, without parsing the rest.
+        let (scheme, params) = m.authorization_params().unwrap().unwrap();
+        assert_eq!(scheme, "Digest");
+        assert_eq!(
+            params.find("username").unwrap().and_then(|p| p.value),
+            Some("100"),
+            "{f}"
+        );
         assert_eq!(auth.realm, Some("pbx.test"));
         assert_eq!(auth.qop, Some("auth"));
         assert_eq!(auth.algorithm, Some("MD5"));
