@@ -66,7 +66,7 @@ pub trait SlotValue: Default {
 /// IP addresses, the first two lines), then the values, so a lookup reads
 /// the fingerprints and keys of both candidate buckets in parallel and then
 /// only the value it found.
-#[repr(align(64))]
+#[repr(C, align(64))]
 struct Bucket<K, V> {
     fps: [u32; WAYS],
     keys: [Option<K>; WAYS],

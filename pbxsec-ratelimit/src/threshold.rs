@@ -300,6 +300,47 @@ impl WindowCounter {
         }
     }
 
+    /// Records an event of `weight` at `now` and says whether the limit is
+    /// reached: the same decision as [`record`](Self::record) (exact), for
+    /// callers that do not need the total. It drops at most one expired
+    /// event per call unless the limit may be reached (the held weights,
+    /// expired ones included, reach it), and then prunes exactly; so on the
+    /// common path it reads no heap memory (on a table larger than the CPU
+    /// caches, one cache miss fewer than `record`), and it still holds at
+    /// most `limit` events.
+    #[inline]
+    pub fn hit(&mut self, weight: u32, now: Instant, rule: WindowLimit) -> bool {
+        if weight == 0 {
+            return false;
+        }
+        let now = now.as_nanos();
+        if !self.q.is_empty() && now.saturating_sub(self.oldest) >= rule.window {
+            if let Some((_, w)) = self.q.pop_front() {
+                self.sum -= u64::from(w);
+            }
+            self.oldest = self.q.front().map_or(now, |e| e.0);
+        }
+        if self.q.is_empty() {
+            self.oldest = now;
+        }
+        self.q.push_back((now, weight));
+        self.newest = now;
+        self.sum += u64::from(weight);
+        if self.sum < rule.limit {
+            return false;
+        }
+        self.prune(now, rule.window);
+        if self.sum < rule.limit {
+            return false;
+        }
+        if rule.clear_on_reach {
+            self.clear();
+        } else {
+            self.trim(rule.limit);
+        }
+        true
+    }
+
     /// The weights in the window at `now`, dropping what left it (exact
     /// below the limit; at or above it, a lower bound of at least the limit).
     #[inline]

@@ -43,14 +43,14 @@ fn sources(n: usize) -> Vec<SocketAddr> {
 }
 
 fn tracker(n: usize) -> Tracker {
-    // The PortSIP failure rule with a limit no run reaches, so every update
-    // is counted (none is a cheap "already banned" drop); NAT treatment on.
+    // PortSIP's failure limit (50) with the NAT treatment on, and a window
+    // of n × 10 ms: with one packet per simulated millisecond, a source sees
+    // one failure per n ms on average, so each holds about 10 failures in
+    // its window (events enter and leave it, as in a steady state) and none
+    // reaches 50 (no update is a cheap "already banned" drop).
+    let window = Duration::from_millis(10 * n as u64);
     let config = TrackerConfig {
-        failed_auth: Some(Rule::new(
-            65_536,
-            Duration::from_secs(3600),
-            Duration::from_secs(3600),
-        )),
+        failed_auth: Some(Rule::new(50, window, Duration::from_secs(3600))),
         capacity: n.max(1024),
         ..TrackerConfig::default()
     };
@@ -74,11 +74,16 @@ impl Run {
             rng: XorShift(0x2545_f491_4f6c_dd1d),
             now: 1_000_000_000,
         };
-        // Every source tracked before measuring.
+        // Every source tracked before measuring, then the windows filled
+        // to their steady state (one window length of random updates).
         for i in 0..n {
             let src = run.sources[i];
             run.update(src);
         }
+        for _ in 0..10 * n {
+            run.random_update();
+        }
+        assert!(run.tracker.bans().list(Instant::from_nanos(run.now)).is_empty());
         run
     }
 
@@ -103,7 +108,8 @@ impl Run {
     }
 
     fn random_update(&mut self) -> usize {
-        let i = (self.rng.next() % self.sources.len() as u64) as usize;
+        // Multiply-shift range reduction (no division in the loop).
+        let i = ((u128::from(self.rng.next()) * self.sources.len() as u128) >> 64) as usize;
         let src = self.sources[i];
         self.update(src)
     }

@@ -451,8 +451,12 @@ impl Report {
     pub fn clear(&mut self) {
         self.decisions.clear();
         self.decisions.push(Decision::Accept);
-        self.spare.append(&mut self.events);
-        self.spare.truncate(SPARE_STRINGS);
+        if self.spare.is_empty() {
+            std::mem::swap(&mut self.spare, &mut self.events);
+        } else {
+            self.spare.append(&mut self.events);
+            self.spare.truncate(SPARE_STRINGS);
+        }
     }
 
     /// The response decision (`Accept`, `Challenge`, `Respond` or
@@ -474,7 +478,8 @@ impl Report {
         }
     }
 
-    /// Appends an event (reusing a spare one) and sets its text fields.
+    /// Appends an event (reusing a spare one in place) and sets its text
+    /// fields.
     fn push_event(
         &mut self,
         time: UnixTime,
@@ -482,27 +487,36 @@ impl Report {
         extension: Option<&str>,
         detail: Option<&str>,
     ) -> &mut SecurityEvent {
-        let mut e = match self.spare.pop() {
-            Some(mut e) => {
-                e.time = time;
-                e.kind = kind;
-                e.severity = kind.severity();
-                e.service = Service::Sip;
-                e.transport = None;
-                e.source_ip = None;
-                e.source_port = None;
-                e
+        if self.events.is_empty() && !self.spare.is_empty() {
+            // The usual case (the first event of an observation): the
+            // spares become the events, without moving any of them.
+            std::mem::swap(&mut self.events, &mut self.spare);
+            let keep = self.events.len() - 1;
+            if keep > 0 {
+                self.spare.extend(self.events.drain(..keep));
             }
-            None => SecurityEvent::new(time, kind, Service::Sip),
-        };
-        for field in [&mut e.tenant, &mut e.user] {
-            set_text(field, None, &mut self.strings);
+        } else if let Some(e) = self.spare.pop() {
+            self.events.push(e);
+        } else {
+            self.events.push(SecurityEvent::new(time, kind, Service::Sip));
         }
-        set_text(&mut e.extension, extension, &mut self.strings);
-        set_text(&mut e.detail, detail, &mut self.strings);
-        self.events.push(e);
-        let last = self.events.len() - 1;
-        &mut self.events[last]
+        let Self {
+            events, strings, ..
+        } = self;
+        let last = events.len() - 1;
+        let e = &mut events[last];
+        e.time = time;
+        e.kind = kind;
+        e.severity = kind.severity();
+        e.service = Service::Sip;
+        e.transport = None;
+        e.source_ip = None;
+        e.source_port = None;
+        set_text(&mut e.tenant, None, strings);
+        set_text(&mut e.user, None, strings);
+        set_text(&mut e.extension, extension, strings);
+        set_text(&mut e.detail, detail, strings);
+        e
     }
 
     /// An event about the packet: its source, transport and the extension.
@@ -874,13 +888,7 @@ impl NatRule {
 /// [`observe_into`](Self::observe_into) instead of `observe`: the report's
 /// memory is reused and the common path allocates nothing.
 pub struct Tracker {
-    failed: Option<Counted>,
-    unknown: Option<Counted>,
-    unanswered: Option<Counted>,
-    refused: Option<Counted>,
-    flood: Option<Counted>,
-    lockout: Option<(WindowLimit, Duration)>,
-    nat: Option<NatRule>,
+    rules: Rules,
     records: BoundedMap<IpAddr, SourceRecord>,
     bans: Arc<BanList<IpAddr>>,
     whitelist: Arc<Whitelist<IpAddr>>,
@@ -957,13 +965,13 @@ struct Rules {
 }
 
 impl Rules {
-    const fn get(&self, which: Which) -> Option<Counted> {
+    const fn get(&self, which: Which) -> Option<&Counted> {
         match which {
-            Which::Failed => self.failed,
-            Which::Unknown => self.unknown,
-            Which::Unanswered => self.unanswered,
-            Which::Refused => self.refused,
-            Which::Flood => self.flood,
+            Which::Failed => self.failed.as_ref(),
+            Which::Unknown => self.unknown.as_ref(),
+            Which::Unanswered => self.unanswered.as_ref(),
+            Which::Refused => self.refused.as_ref(),
+            Which::Flood => self.flood.as_ref(),
         }
     }
 
@@ -989,7 +997,7 @@ impl Rules {
             Which::Refused => &mut rec.refused,
             Which::Flood => &mut rec.flood,
         };
-        let reached = window.record(1, now, limit).is_reached();
+        let reached = window.hit(1, now, limit);
         rec.keep_until(n.saturating_add(limit.window_nanos()));
         reached
     }
@@ -1001,7 +1009,7 @@ impl Rules {
         if let (Some(ext), Some((limit, lock_for))) = (ext, self.lockout) {
             let n = now.as_nanos();
             if let Some(l) = rec.lock_window(ext, n, limit.window_nanos()) {
-                if l.window.record(1, now, limit).is_reached() {
+                if l.window.hit(1, now, limit) {
                     let until = n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
                     l.locked_until = l.locked_until.max(until);
                     out.locked = true;
@@ -1092,13 +1100,15 @@ impl Tracker {
             period_ns: u64::try_from(n.period.as_nanos()).unwrap_or(u64::MAX),
         });
         Ok(Self {
-            failed,
-            unknown,
-            unanswered,
-            refused,
-            flood,
-            lockout,
-            nat,
+            rules: Rules {
+                failed,
+                unknown,
+                unanswered,
+                refused,
+                flood,
+                lockout,
+                nat,
+            },
             records,
             whitelist: bans.whitelist(),
             bans,
@@ -1108,18 +1118,6 @@ impl Tracker {
             max_open: config.max_open_challenges,
             open_queue: VecDeque::new(),
         })
-    }
-
-    const fn rules(&self) -> Rules {
-        Rules {
-            failed: self.failed,
-            unknown: self.unknown,
-            unanswered: self.unanswered,
-            refused: self.refused,
-            flood: self.flood,
-            lockout: self.lockout,
-            nat: self.nat,
-        }
     }
 
     /// The ban list the tracker bans on: check it first thing per packet,
@@ -1147,7 +1145,7 @@ impl Tracker {
     /// it in the current or previous NAT period.
     pub fn is_shared_address(&self, source: IpAddr, now: Instant) -> bool {
         let src = self.fold.fold_ip(source);
-        let Some(nat) = self.nat else { return false };
+        let Some(nat) = self.rules.nat else { return false };
         self.records
             .get(&src, |r| r.nat.shared(nat.epoch(now.as_nanos()), nat.min))
             .unwrap_or(false)
@@ -1180,11 +1178,11 @@ impl Tracker {
 
     fn ban(&self, key: IpAddr, reason: BanReason, now: Instant, wall: UnixTime, report: &mut Report) {
         let rule = match reason {
-            BanReason::FailedAuth => self.failed,
-            BanReason::UnknownExtension => self.unknown,
-            BanReason::UnansweredChallenges => self.unanswered,
-            BanReason::Refused => self.refused,
-            BanReason::Flood => self.flood,
+            BanReason::FailedAuth => &self.rules.failed,
+            BanReason::UnknownExtension => &self.rules.unknown,
+            BanReason::UnansweredChallenges => &self.rules.unanswered,
+            BanReason::Refused => &self.rules.refused,
+            BanReason::Flood => &self.rules.flood,
         };
         let Some(rule) = rule else { return };
         let clock = Frozen { now, wall };
@@ -1218,7 +1216,7 @@ impl Tracker {
                 break;
             }
             self.open_queue.pop_front();
-            let rules = self.rules();
+            let rules = &self.rules;
             // The record may have been evicted meanwhile (its challenges
             // are then forgotten, like its counts).
             let judged = self.records.get_mut(&src, |r| {
@@ -1266,14 +1264,14 @@ impl Tracker {
             reason: RejectReason::Forbidden,
             retry_after: None,
         });
-        let rules = self.rules();
+        let rules = &self.rules;
         let now = p.now;
         match seen {
             Seen::Request { extension } => {
                 if listed {
                     return;
                 }
-                let ext = match (extension, self.lockout) {
+                let ext = match (extension, self.rules.lockout) {
                     (Some(x), Some(_)) => Some(self.ext_hash(x)),
                     _ => None,
                 };
@@ -1423,7 +1421,7 @@ impl Tracker {
     /// then the ban (`DropSilently`).
     fn apply(&self, src: IpAddr, extension: Option<&str>, out: Outcome, p: &Packet, report: &mut Report) {
         if out.locked {
-            if let (Some(ext), Some((_, lock_for))) = (extension, self.lockout) {
+            if let (Some(ext), Some((_, lock_for))) = (extension, self.rules.lockout) {
                 report.decisions.push(Decision::LockExtension {
                     source: src,
                     extension: ext.to_owned(),
