@@ -41,8 +41,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pbxsec_core::Instant;
 
-use crate::rate::check_capacity;
 use crate::Result;
+use crate::rate::check_capacity;
 
 /// Slots per bucket.
 pub const WAYS: usize = 4;
@@ -328,12 +328,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 
     /// [`entry`](Self::entry) for an owner with `&mut self`: no lock.
     #[inline(always)]
-    pub fn entry_mut<R>(
-        &mut self,
-        key: &K,
-        now: Instant,
-        f: impl FnOnce(&mut V, Found) -> R,
-    ) -> R {
+    pub fn entry_mut<R>(&mut self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
         let place = self.place(key);
         entry_in(self.shard_mut(place.shard), place, key, now, f)
     }
@@ -391,7 +386,11 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     pub fn evictions(&self) -> u64 {
         self.shards
             .iter()
-            .map(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).evicted_live)
+            .map(|s| {
+                s.0.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .evicted_live
+            })
             .sum()
     }
 

@@ -83,7 +83,12 @@ impl Run {
         for _ in 0..10 * n {
             run.random_update();
         }
-        assert!(run.tracker.bans().list(Instant::from_nanos(run.now)).is_empty());
+        assert!(
+            run.tracker
+                .bans()
+                .list(Instant::from_nanos(run.now))
+                .is_empty()
+        );
         run
     }
 

@@ -16,8 +16,8 @@ use pbxsec_core::{
     canonical_ip,
 };
 use pbxsec_ratelimit::{
-    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, IpFold, Recidive,
-    SlotValue, ThresholdConfig, WindowCounter, WindowLimit, Whitelist,
+    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, IpFold, Recidive, SlotValue,
+    ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -498,7 +498,8 @@ impl Report {
         } else if let Some(e) = self.spare.pop() {
             self.events.push(e);
         } else {
-            self.events.push(SecurityEvent::new(time, kind, Service::Sip));
+            self.events
+                .push(SecurityEvent::new(time, kind, Service::Sip));
         }
         let Self {
             events, strings, ..
@@ -790,7 +791,9 @@ impl SourceRecord {
             if l.locked_until > now {
                 continue;
             }
-            let weight = if l.ext == 0 || now.saturating_sub(l.window.newest().map_or(0, Instant::as_nanos)) >= window {
+            let weight = if l.ext == 0
+                || now.saturating_sub(l.window.newest().map_or(0, Instant::as_nanos)) >= window
+            {
                 0
             } else {
                 l.window.total()
@@ -1010,7 +1013,8 @@ impl Rules {
             let n = now.as_nanos();
             if let Some(l) = rec.lock_window(ext, n, limit.window_nanos()) {
                 if l.window.hit(1, now, limit) {
-                    let until = n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
+                    let until =
+                        n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
                     l.locked_until = l.locked_until.max(until);
                     out.locked = true;
                     rec.keep_until(until);
@@ -1145,7 +1149,9 @@ impl Tracker {
     /// it in the current or previous NAT period.
     pub fn is_shared_address(&self, source: IpAddr, now: Instant) -> bool {
         let src = self.fold.fold_ip(source);
-        let Some(nat) = self.rules.nat else { return false };
+        let Some(nat) = self.rules.nat else {
+            return false;
+        };
         self.records
             .get(&src, |r| r.nat.shared(nat.epoch(now.as_nanos()), nat.min))
             .unwrap_or(false)
@@ -1176,7 +1182,14 @@ impl Tracker {
         self.expire(now, wall, report);
     }
 
-    fn ban(&self, key: IpAddr, reason: BanReason, now: Instant, wall: UnixTime, report: &mut Report) {
+    fn ban(
+        &self,
+        key: IpAddr,
+        reason: BanReason,
+        now: Instant,
+        wall: UnixTime,
+        report: &mut Report,
+    ) {
         let rule = match reason {
             BanReason::FailedAuth => &self.rules.failed,
             BanReason::UnknownExtension => &self.rules.unknown,
@@ -1344,11 +1357,7 @@ impl Tracker {
                             let n = now.as_nanos();
                             let epoch = nat.epoch(n);
                             r.nat.success(epoch, (ext >> 32) as u32 | 1, nat.min);
-                            r.keep_until(
-                                epoch
-                                    .saturating_add(2)
-                                    .saturating_mul(nat.period_ns),
-                            );
+                            r.keep_until(epoch.saturating_add(2).saturating_mul(nat.period_ns));
                         }
                     } else if outcome == DigestOutcome::UnknownUser {
                         if rules.count(r, Which::Unknown, now) {
@@ -1419,7 +1428,14 @@ impl Tracker {
 
     /// Applies what a probe decided: the lock (403 with `Retry-After`),
     /// then the ban (`DropSilently`).
-    fn apply(&self, src: IpAddr, extension: Option<&str>, out: Outcome, p: &Packet, report: &mut Report) {
+    fn apply(
+        &self,
+        src: IpAddr,
+        extension: Option<&str>,
+        out: Outcome,
+        p: &Packet,
+        report: &mut Report,
+    ) {
         if out.locked {
             if let (Some(ext), Some((_, lock_for))) = (extension, self.rules.lockout) {
                 report.decisions.push(Decision::LockExtension {
