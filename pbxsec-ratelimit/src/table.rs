@@ -60,6 +60,20 @@ pub trait SlotValue: Default {
     /// How much forgetting this value would lose; when both of a new key's
     /// buckets are busy, the entry with the lowest score is evicted.
     fn keep_score(&self, now: Instant) -> u64;
+
+    /// `true` for a value that spans several cache lines: a lookup then
+    /// reads [`touch`](Self::touch) of all eight candidate slots while it
+    /// reads their fingerprints, so the line it will use is already on its
+    /// way (without `unsafe` prefetch instructions). Default `false`.
+    const TOUCH: bool = false;
+
+    /// A word from the value's first cache line (put the fields a lookup
+    /// uses there, with `#[repr(C, align(64))]`). Only read when
+    /// [`TOUCH`](Self::TOUCH) is `true`.
+    #[inline(always)]
+    fn touch(&self) -> u64 {
+        0
+    }
 }
 
 /// Cache-line aligned; fingerprints and keys first (for small keys such as
@@ -411,10 +425,18 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 /// without branches (a bit mask of matches), so a random key costs no
 /// mispredicted branch per slot.
 #[inline(always)]
-fn find<K: Eq, V>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, usize)> {
+fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, usize)> {
     let [b0, b1] = place.buckets;
     let a = shard.buckets.get(b0)?;
     let b = shard.buckets.get(b1)?;
+    if V::TOUCH {
+        // Start the candidates' value lines loading beside the fingerprints.
+        let mut acc = 0;
+        for i in 0..WAYS {
+            acc ^= a.vals[i].touch() ^ b.vals[i].touch();
+        }
+        std::hint::black_box(acc);
+    }
     let fp = place.fp;
     let (mut ma, mut mb) = (0u32, 0u32);
     for i in 0..WAYS {
@@ -434,7 +456,7 @@ fn find<K: Eq, V>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, 
 }
 
 #[inline(always)]
-fn get_in<K: Eq, V, R>(
+fn get_in<K: Eq, V: SlotValue, R>(
     shard: &mut Shard<K, V>,
     place: Place,
     key: &K,

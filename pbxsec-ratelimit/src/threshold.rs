@@ -226,6 +226,7 @@ impl WindowLimit {
 /// assert!(w.is_empty()); // cleared on reach
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct WindowCounter {
     /// (time in nanos, weight), oldest first.
     q: VecDeque<(u64, u32)>,

@@ -97,7 +97,9 @@ pub struct LockoutRule {
 pub struct NatConfig {
     /// Distinct extensions that must have authenticated successfully from
     /// the source (within the current or the previous `period`) for it to
-    /// count as a shared address. Default 3, at least 2.
+    /// count as a shared address. Default 3, at least 2, at most
+    /// [`MAX_NAT_MIN_EXTENSIONS`] (8; each source's record remembers that
+    /// many).
     #[serde(default = "default_nat_min")]
     pub min_extensions: u32,
     /// The per-source failure limits (failed auth, unknown extension,
@@ -747,16 +749,22 @@ impl NatRecord {
 
 /// Everything the tracker knows about one (folded) source, in one slot of
 /// one bounded table: one hash and one probe per observation.
+///
+/// `repr(C, align(64))`: the first cache line holds what a counted failure
+/// reads (`idle_after` and the failed-auth window, 8 + 56 bytes), and the
+/// table starts loading it while it compares fingerprints
+/// ([`SlotValue::TOUCH`]).
 #[derive(Default)]
+#[repr(C, align(64))]
 struct SourceRecord {
     /// Nothing in the record matters from this time on (nanos), unless
     /// challenges are open.
     idle_after: u64,
+    failed: WindowCounter,
     /// Challenges awaiting an answer, and how many of them were answered.
     open: u32,
     answered: u32,
     nat: NatRecord,
-    failed: WindowCounter,
     unknown: WindowCounter,
     unanswered: WindowCounter,
     refused: WindowCounter,
@@ -815,13 +823,21 @@ impl SourceRecord {
 }
 
 impl SlotValue for SourceRecord {
+    const TOUCH: bool = true;
+
+    #[inline(always)]
+    fn touch(&self) -> u64 {
+        self.idle_after
+    }
+
     #[inline]
     fn is_idle(&self, now: Instant) -> bool {
         self.open == 0 && now.as_nanos() >= self.idle_after
     }
 
-    /// Locks in force first, then shared (NAT) status, then the weights
-    /// counted, then open challenges.
+    /// Locks in force first (2^48 each), then the NAT state (2^40 for a
+    /// shared previous period, 2^32 per distinct successful extension of
+    /// this one), then the weights held and the open challenges.
     fn keep_score(&self, now: Instant) -> u64 {
         let now = now.as_nanos();
         let mut score = u64::from(self.open)
@@ -836,8 +852,9 @@ impl SlotValue for SourceRecord {
                 score = score.saturating_add(1 << 48);
             }
         }
-        if self.nat.count > 1 || self.nat.prev_shared {
-            score = score.saturating_add(u64::from(self.nat.count) << 32);
+        score = score.saturating_add(u64::from(self.nat.count) << 32);
+        if self.nat.prev_shared {
+            score = score.saturating_add(1 << 40);
         }
         score
     }
@@ -986,8 +1003,21 @@ impl Rules {
             return false;
         };
         let n = now.as_nanos();
+        let held = match which {
+            Which::Failed => rec.failed.total(),
+            Which::Unknown => rec.unknown.total(),
+            Which::Unanswered => rec.unanswered.total(),
+            Which::Refused => rec.refused.total(),
+            Which::Flood => rec.flood.total(),
+        };
+        // Whether the source is shared only matters once this event could
+        // reach the base limit (the weights held, expired ones included,
+        // plus this one): below it, neither limit is reached. This keeps
+        // the NAT epoch (a division) off the common path.
         let shared = match (self.nat, which) {
-            (Some(nat), Which::Failed | Which::Unknown | Which::Unanswered) => {
+            (Some(nat), Which::Failed | Which::Unknown | Which::Unanswered)
+                if held + 1 >= c.base.limit() =>
+            {
                 rec.nat.shared(nat.epoch(n), nat.min)
             }
             _ => false,
