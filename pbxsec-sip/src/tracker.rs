@@ -16,8 +16,8 @@ use pbxsec_core::{
     canonical_ip,
 };
 use pbxsec_ratelimit::{
-    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, IpFold, Recidive, SlotValue,
-    ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
+    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, IpFold, Recidive,
+    SlotValue, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -764,6 +764,9 @@ struct SourceRecord {
     /// Challenges awaiting an answer, and how many of them were answered.
     open: u32,
     answered: u32,
+    /// When this record was created (nanos): queued challenges sent before
+    /// it belong to an evicted record of the same source and are not judged.
+    since: u64,
     nat: NatRecord,
     unknown: WindowCounter,
     unanswered: WindowCounter,
@@ -773,6 +776,14 @@ struct SourceRecord {
 }
 
 impl SourceRecord {
+    /// Marks a record just created for a key.
+    #[inline]
+    fn created(&mut self, found: Found, now: Instant) {
+        if found != Found::Present {
+            self.since = now.as_nanos();
+        }
+    }
+
     #[inline]
     fn keep_until(&mut self, t: u64) {
         self.idle_after = self.idle_after.max(t);
@@ -1260,10 +1271,14 @@ impl Tracker {
             }
             self.open_queue.pop_front();
             let rules = &self.rules;
+            let sent = deadline
+                .as_nanos()
+                .saturating_sub(u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX));
             // The record may have been evicted meanwhile (its challenges
-            // are then forgotten, like its counts).
+            // are then forgotten, like its counts, also when the source has
+            // a new record since).
             let judged = self.records.get_mut(&src, |r| {
-                if r.open == 0 {
+                if r.open == 0 || sent < r.since {
                     return None;
                 }
                 r.open -= 1;
@@ -1328,7 +1343,10 @@ impl Tracker {
                     out
                 };
                 let out = if rules.flood.is_some() {
-                    self.records.entry_mut(&src, now, |r, _| probe(r))
+                    self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
+                        probe(r)
+                    })
                 } else if ext.is_some() {
                     self.records.get_mut(&src, probe).unwrap_or_default()
                 } else {
@@ -1347,7 +1365,8 @@ impl Tracker {
                 report.packet_event(p, EventKind::ChallengeSent, None);
                 if !listed && rules.unanswered.is_some() {
                     self.open_queue.push_back((now + self.timeout, src));
-                    self.records.entry_mut(&src, now, |r, _| {
+                    self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
                         r.open = r.open.saturating_add(1);
                     });
                     self.expire(now, p.wall, report);
@@ -1402,7 +1421,10 @@ impl Tracker {
                     || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
                     || (failure && (rules.failed.is_some() || rules.lockout.is_some()));
                 let out = if creates {
-                    self.records.entry_mut(&src, now, |r, _| probe(r))
+                    self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
+                        probe(r)
+                    })
                 } else {
                     self.records.get_mut(&src, probe).unwrap_or_default()
                 };
@@ -1421,7 +1443,8 @@ impl Tracker {
                     (Some(x), Some(_)) => Some(self.ext_hash(x)),
                     _ => None,
                 };
-                let out = self.records.entry_mut(&src, now, |r, _| {
+                let out = self.records.entry_mut(&src, now, |r, found| {
+                    r.created(found, now);
                     if r.answered < r.open {
                         r.answered += 1;
                     }
@@ -1440,9 +1463,10 @@ impl Tracker {
                 report.set_response(forbidden);
                 report.packet_event(p, kind, Some(extension));
                 if !listed && rules.refused.is_some() {
-                    let reached = self
-                        .records
-                        .entry_mut(&src, now, |r, _| rules.count(r, Which::Refused, now));
+                    let reached = self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
+                        rules.count(r, Which::Refused, now)
+                    });
                     if reached {
                         self.ban(src, BanReason::Refused, now, p.wall, report);
                         report.set_response(Decision::DropSilently);

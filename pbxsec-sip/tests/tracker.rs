@@ -1,6 +1,7 @@
 //! Auth-failure tracker scenarios, driven by `ManualClock`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -760,4 +761,45 @@ fn nat_min_extensions_is_bounded() {
     }
     let err = Tracker::new(c).unwrap_err();
     assert!(err.to_string().contains("nat"), "{err}");
+}
+
+#[test]
+fn evicted_sources_are_never_banned_early_for_unanswered_challenges() {
+    // A table of 4 slots for 24 sources, each sending a challenge every
+    // 7 s that is never answered: records (with their open challenges) are
+    // evicted again and again. A ban must never come before the source
+    // really had `limit` unanswered challenges within the window.
+    let mut config = TrackerConfig {
+        unanswered_challenge: Some(Rule::new(
+            3,
+            Duration::from_secs(600),
+            Duration::from_secs(60),
+        )),
+        capacity: 1,
+        ..TrackerConfig::default()
+    };
+    config.nat = None;
+    let mut sim = Sim::new(config);
+    assert!(sim.tracker.source_slots() <= 8);
+    let mut sent: HashMap<IpAddr, Vec<u64>> = HashMap::new();
+    let timeout = 32;
+    for step in 0..400u64 {
+        let i = (step * 7) % 24;
+        let ip: IpAddr = format!("192.0.2.{}", 10 + i).parse().unwrap();
+        let r = sim.see(&format!("{ip}:5060"), Seen::ChallengeSent);
+        sent.entry(ip).or_default().push(step);
+        let now_s = step;
+        for d in bans(&r) {
+            if let Decision::Ban { key, .. } = d {
+                // Challenges of that source whose deadline has passed and
+                // that fell within the window.
+                let due = sent[key]
+                    .iter()
+                    .filter(|&&t| t + timeout <= now_s && now_s - (t + timeout) < 600)
+                    .count();
+                assert!(due >= 3, "{key} banned at {now_s} s with {due} unanswered");
+            }
+        }
+        sim.advance(1);
+    }
 }
