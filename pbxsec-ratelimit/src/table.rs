@@ -124,6 +124,7 @@ struct Place {
     shard: usize,
     buckets: [usize; 2],
     fp: u32,
+    touch: bool,
 }
 
 /// The keyed hash: IP addresses by a keyed folded multiply, the rest by
@@ -225,6 +226,10 @@ pub struct BoundedMap<K, V> {
     shard_shift: u32,
     /// Buckets per shard (any number: indexes use multiply-shift, not a mask).
     per_shard: u64,
+    /// Whether lookups touch the candidates' values early: values that
+    /// ask for it ([`SlotValue::TOUCH`]) in a table larger than the CPU's
+    /// last-level cache typically is (8 MiB).
+    touch: bool,
     hasher: KeyHasher,
 }
 
@@ -277,10 +282,12 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
                 }))
             })
             .collect();
+        let bytes = (shards * per_shard).saturating_mul(size_of::<Bucket<K, V>>());
         Self {
             shards: shards_vec.into_boxed_slice(),
             shard_shift: 64 - shard_bits,
             per_shard: per_shard as u64,
+            touch: V::TOUCH && bytes > 8 << 20,
             hasher: KeyHasher::new(),
         }
     }
@@ -308,6 +315,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
             shard,
             buckets: [first, second],
             fp,
+            touch: self.touch,
         }
     }
 
@@ -429,7 +437,7 @@ fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Opti
     let [b0, b1] = place.buckets;
     let a = shard.buckets.get(b0)?;
     let b = shard.buckets.get(b1)?;
-    if V::TOUCH {
+    if V::TOUCH && place.touch {
         // Start the candidates' value lines loading beside the fingerprints.
         let mut acc = 0;
         for i in 0..WAYS {

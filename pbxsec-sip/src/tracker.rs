@@ -451,8 +451,14 @@ impl Report {
     /// Empties the report for the next observation (response `Accept`),
     /// keeping its memory.
     pub fn clear(&mut self) {
-        self.decisions.clear();
-        self.decisions.push(Decision::Accept);
+        if let [first] = self.decisions.as_mut_slice() {
+            if *first != Decision::Accept {
+                *first = Decision::Accept;
+            }
+        } else {
+            self.decisions.clear();
+            self.decisions.push(Decision::Accept);
+        }
         if self.spare.is_empty() {
             std::mem::swap(&mut self.spare, &mut self.events);
         } else {
