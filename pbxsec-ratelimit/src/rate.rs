@@ -293,7 +293,7 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
     }
 
     /// Records one event for `key` at `now` and decides.
-    #[inline]
+    #[inline(always)]
     pub fn check(&self, key: &K, now: Instant) -> RateDecision {
         self.check_n(key, 1, now)
     }
@@ -301,7 +301,7 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
     /// Records an event of weight `n` (it counts as `n` events) and decides.
     /// A weight larger than the burst is never allowed; weight 0 is always
     /// allowed and changes nothing.
-    #[inline]
+    #[inline(always)]
     pub fn check_n(&self, key: &K, n: u32, now: Instant) -> RateDecision {
         if let Some(wl) = &self.whitelist {
             if wl.contains(key) {
