@@ -109,6 +109,16 @@ impl IpFold {
 pub(crate) fn fold_key<K: Clone + 'static>(fold: IpFold, key: &K) -> Cow<'_, K> {
     let any = key as &dyn Any;
     if let Some(ip) = any.downcast_ref::<IpAddr>() {
+        // The common case first, reading only the variant: an IPv4 key
+        // kept whole is already canonical and folded. (Reading the whole
+        // address here would also defeat store-to-load forwarding when the
+        // caller has just written it field by field.)
+        if let IpAddr::V4(v4) = ip {
+            if fold.v4_prefix == 32 {
+                return Cow::Borrowed(key);
+            }
+            return owned(IpAddr::V4(fold.fold_v4(*v4)), key);
+        }
         return owned(fold.fold_ip(*ip), key);
     }
     if let Some(sa) = any.downcast_ref::<SocketAddr>() {

@@ -7,7 +7,7 @@ mod error;
 pub mod key;
 mod presets;
 mod rate;
-mod table;
+pub mod table;
 mod threshold;
 mod whitelist;
 
@@ -22,5 +22,8 @@ pub use error::{Error, Result};
 pub use key::{DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, IpFold};
 pub use presets::{VODIA_TCP_WEIGHT, VODIA_TLS_WEIGHT, vodia_connection_weight};
 pub use rate::{DEFAULT_CAPACITY, MAX_CAPACITY, RateConfig, RateDecision, RateLimiter};
-pub use threshold::{MAX_LIMIT, ThresholdConfig, ThresholdCounter, ThresholdDecision};
+pub use table::{BoundedMap, Found, SlotValue};
+pub use threshold::{
+    MAX_LIMIT, ThresholdConfig, ThresholdCounter, ThresholdDecision, WindowCounter, WindowLimit,
+};
 pub use whitelist::Whitelist;

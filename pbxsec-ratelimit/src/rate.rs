@@ -8,7 +8,7 @@ use pbxsec_core::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::key::{IpFold, fold_key};
-use crate::table::{Found, SlotValue, Table};
+use crate::table::{BoundedMap, Found, SlotValue};
 use crate::whitelist::Whitelist;
 use crate::{Error, Result};
 
@@ -219,7 +219,7 @@ impl SlotValue for Tat {
 /// assert!(calls.check(&ext, clock.now()).is_allowed()); // one more every 200 ms
 /// ```
 pub struct RateLimiter<K> {
-    table: Table<K, Tat>,
+    table: BoundedMap<K, Tat>,
     interval: u64,
     tolerance: u64,
     fold: IpFold,
@@ -265,7 +265,7 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
         check_capacity(config.capacity)?;
         check_prefixes(config.ipv4_prefix, config.ipv6_prefix)?;
         Ok(Self {
-            table: Table::new(config.capacity),
+            table: BoundedMap::with_capacity(config.capacity),
             interval,
             tolerance: interval.saturating_mul(u64::from(burst)),
             fold: IpFold::new(config.ipv4_prefix, config.ipv6_prefix),
@@ -289,11 +289,11 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
     /// The number of slots (the configured capacity × 1.5, rounded up
     /// to whole buckets): the most keys it can hold at once.
     pub fn capacity(&self) -> usize {
-        self.table.capacity()
+        self.table.slots()
     }
 
     /// Records one event for `key` at `now` and decides.
-    #[inline]
+    #[inline(always)]
     pub fn check(&self, key: &K, now: Instant) -> RateDecision {
         self.check_n(key, 1, now)
     }
@@ -301,7 +301,7 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
     /// Records an event of weight `n` (it counts as `n` events) and decides.
     /// A weight larger than the burst is never allowed; weight 0 is always
     /// allowed and changes nothing.
-    #[inline]
+    #[inline(always)]
     pub fn check_n(&self, key: &K, n: u32, now: Instant) -> RateDecision {
         if let Some(wl) = &self.whitelist {
             if wl.contains(key) {
@@ -365,6 +365,6 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
     /// far: non-zero means the capacity is too small for the traffic (or a
     /// flood is going on).
     pub fn evictions(&self) -> u64 {
-        self.table.evicted_live()
+        self.table.evictions()
     }
 }

@@ -1,4 +1,6 @@
-//! The bounded, sharded, set-associative table behind every keyed counter.
+//! The bounded, sharded, set-associative map behind every keyed counter
+//! ([`BoundedMap`]), public so that other crates can keep a bounded record
+//! per key (the SIP auth-failure tracker keeps one per source).
 //!
 //! Why our own table instead of `HashMap`, `DashMap` or a cache crate:
 //!
@@ -7,62 +9,90 @@
 //!   `retain_recent` for the user to forget (governor's most reported
 //!   problem).
 //! * **Eviction that knows the data.** A slot whose value carries no
-//!   information any more (a GCRA key whose theoretical arrival time has
-//!   passed, an event counter whose events have all left the window) is
-//!   *idle* and is overwritten first; only when a key's whole bucket is busy
-//!   is the least valuable entry evicted (lowest TAT, smallest in-window sum).
+//!   information any more ([`SlotValue::is_idle`]: a GCRA key whose
+//!   theoretical arrival time has passed, an event counter whose events have
+//!   all left the window) is overwritten first; only when a key's two buckets
+//!   are busy is the least valuable entry ([`SlotValue::keep_score`]) evicted.
 //!   A generic LRU or CLOCK cache cannot know this.
 //! * **About one random memory access per lookup.** A key hashes to two
 //!   candidate buckets of [`WAYS`] slots (two-choice hashing), each bucket
-//!   stored together on aligned cache lines (fingerprints, then values, then
-//!   keys); a new key goes to the bucket with more room, and the two
+//!   stored together on aligned cache lines (fingerprints and keys first,
+//!   then values); a new key goes to the bucket with more room, and the two
 //!   buckets' addresses do not depend on each other's contents, so the CPU
-//!   fetches them in parallel: a lookup in a table much larger than the CPU
-//!   caches costs about one cache miss, which is what the benchmarks compare
-//!   against. Two choices keep the table usable up to a load factor of 2/3
-//!   with few early evictions, where one 4-way bucket per key would overflow
-//!   often.
+//!   fetches them in parallel. Two choices keep the table usable up to a
+//!   load factor of 2/3 with few early evictions, where one 4-way bucket per
+//!   key would overflow often.
 //! * **Shards.** The table is split into up to [`MAX_SHARDS`] shards, each
 //!   behind its own mutex on its own cache line, chosen by the hash's top
-//!   bits, so threads on distinct keys rarely meet.
+//!   bits, so threads on distinct keys rarely meet. An owner holding
+//!   `&mut BoundedMap` (a single-threaded tracker) uses the `_mut` methods,
+//!   which take no lock at all.
 //!
-//! The hash is `ahash` with a per-table random key, so an attacker cannot
-//! aim spoofed keys at one bucket.
+//! The hash is keyed with a per-table random key, so an attacker cannot aim
+//! spoofed keys at one bucket: IP address keys (`IpAddr`, `Ipv4Addr`,
+//! `Ipv6Addr`) are hashed with two rounds of a keyed folded multiply over the
+//! address bits (ahash's mixing step, without its generic `Hasher`
+//! plumbing); every other key type with `ahash`.
 
+use std::any::Any;
 use std::hash::Hash;
-use std::sync::{Mutex, MutexGuard};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pbxsec_core::Instant;
 
-/// Slots per bucket.
-pub(crate) const WAYS: usize = 4;
-/// The most shards a table is split into.
-pub(crate) const MAX_SHARDS: usize = 64;
+use crate::Result;
+use crate::rate::check_capacity;
 
-/// What the table needs to know about a value to evict well.
-pub(crate) trait SlotValue: Default {
+/// Slots per bucket.
+pub const WAYS: usize = 4;
+/// The most shards a table is split into.
+pub const MAX_SHARDS: usize = 64;
+
+/// What a [`BoundedMap`] needs to know about a value to evict well.
+///
+/// `Default` is the value of a key just inserted (and what a removed slot is
+/// reset to).
+pub trait SlotValue: Default {
     /// `true` when the value carries no information at `now`: forgetting it
-    /// changes no future decision.
+    /// changes no future decision, so its slot may be given to another key.
     fn is_idle(&self, now: Instant) -> bool;
-    /// How much forgetting this value would lose; the lowest is evicted first.
+    /// How much forgetting this value would lose; when both of a new key's
+    /// buckets are busy, the entry with the lowest score is evicted.
     fn keep_score(&self, now: Instant) -> u64;
+
+    /// `true` for a value that spans several cache lines: a lookup then
+    /// reads [`touch`](Self::touch) of all eight candidate slots while it
+    /// reads their fingerprints, so the line it will use is already on its
+    /// way (without `unsafe` prefetch instructions). Default `false`.
+    const TOUCH: bool = false;
+
+    /// A word from the value's first cache line (put the fields a lookup
+    /// uses there, with `#[repr(C, align(64))]`). Only read when
+    /// [`TOUCH`](Self::TOUCH) is `true`.
+    #[inline(always)]
+    fn touch(&self) -> u64 {
+        0
+    }
 }
 
-/// Cache-line aligned, so a bucket of small entries (4 × (IPv4/IPv6 key +
-/// TAT) = 128 bytes) is exactly one adjacent-line pair.
-#[repr(align(64))]
+/// Cache-line aligned; fingerprints and keys first (for small keys such as
+/// IP addresses, the first two lines), then the values, so a lookup reads
+/// the fingerprints and keys of both candidate buckets in parallel and then
+/// only the value it found.
+#[repr(C, align(64))]
 struct Bucket<K, V> {
     fps: [u32; WAYS],
-    vals: [V; WAYS],
     keys: [Option<K>; WAYS],
+    vals: [V; WAYS],
 }
 
 impl<K, V: Default> Bucket<K, V> {
     fn new() -> Self {
         Self {
             fps: [0; WAYS],
-            vals: std::array::from_fn(|_| V::default()),
             keys: std::array::from_fn(|_| None),
+            vals: std::array::from_fn(|_| V::default()),
         }
     }
 }
@@ -77,30 +107,156 @@ struct Padded<T>(T);
 
 type ShardLock<K, V> = Padded<Mutex<Shard<K, V>>>;
 
-/// What [`Table::entry`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Found {
+/// What [`BoundedMap::entry`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Found {
     /// The key was present.
     Present,
     /// The key was absent; a free or idle slot was taken.
     Inserted,
-    /// The key was absent; a live entry was evicted to make room.
+    /// The key was absent; a live (not idle) entry was evicted to make room.
     Evicted,
 }
 
-/// A bounded map from keys to values.
-pub(crate) struct Table<K, V> {
+/// Where a key may live: shard, the two candidate buckets, fingerprint.
+#[derive(Clone, Copy)]
+struct Place {
+    shard: usize,
+    buckets: [usize; 2],
+    fp: u32,
+    touch: bool,
+}
+
+/// The keyed hash: IP addresses by a keyed folded multiply, the rest by
+/// ahash.
+struct KeyHasher {
+    seeds: [u64; 4],
+    ahash: ahash::RandomState,
+}
+
+#[inline(always)]
+const fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = (a as u128).wrapping_mul(b as u128);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+impl KeyHasher {
+    fn new() -> Self {
+        let ahash = ahash::RandomState::new();
+        // Seeds drawn from ahash's per-process random source.
+        let seeds = [
+            ahash.hash_one(0x243f_6a88_85a3_08d3_u64) | 1,
+            ahash.hash_one(0x1319_8a2e_0370_7344_u64) | 1,
+            ahash.hash_one(0xa409_3822_299f_31d0_u64) | 1,
+            ahash.hash_one(0x082e_fa98_ec4e_6c89_u64) | 1,
+        ];
+        Self { seeds, ahash }
+    }
+
+    #[inline(always)]
+    fn bits(&self, lo: u64, hi: u64) -> u64 {
+        let [a, b, c, d] = self.seeds;
+        let x = folded_multiply(lo ^ a, hi ^ b);
+        folded_multiply(x ^ c, d)
+    }
+
+    #[inline(always)]
+    fn hash<K: Hash + 'static>(&self, key: &K) -> u64 {
+        let any = key as &dyn Any;
+        if let Some(ip) = any.downcast_ref::<IpAddr>() {
+            return match ip {
+                IpAddr::V4(v4) => self.bits(u64::from(v4.to_bits()), 4),
+                IpAddr::V6(v6) => self.v6(*v6),
+            };
+        }
+        if let Some(v4) = any.downcast_ref::<Ipv4Addr>() {
+            return self.bits(u64::from(v4.to_bits()), 4);
+        }
+        if let Some(v6) = any.downcast_ref::<Ipv6Addr>() {
+            return self.v6(*v6);
+        }
+        self.ahash.hash_one(key)
+    }
+
+    #[inline(always)]
+    fn v6(&self, ip: Ipv6Addr) -> u64 {
+        let b = ip.to_bits();
+        let x = self.bits(b as u64, (b >> 64) as u64);
+        folded_multiply(x ^ 6, self.seeds[0])
+    }
+}
+
+/// A bounded map from keys to values, with data-aware eviction: the
+/// mechanism behind [`RateLimiter`](crate::RateLimiter) and
+/// [`ThresholdCounter`](crate::ThresholdCounter), public for records of
+/// your own (implement [`SlotValue`] for the value).
+///
+/// * All memory is allocated by [`new`](Self::new), for `capacity` keys
+///   (`capacity × 1.5` slots, rounded up to whole buckets of [`WAYS`]); it
+///   never grows.
+/// * [`entry`](Self::entry) runs a closure on a key's value, inserting
+///   `V::default()` first if the key is absent. A new key takes a free or
+///   idle slot in whichever of its two candidate buckets has more of them;
+///   if all eight slots hold live values, the one with the lowest
+///   [`keep_score`](SlotValue::keep_score) is evicted (counted by
+///   [`evictions`](Self::evictions)).
+/// * `&self` methods lock one shard (a mutex per shard); the `_mut`
+///   methods, for an owner with `&mut self`, lock nothing.
+///
+/// ```
+/// use pbxsec_core::Instant;
+/// use pbxsec_ratelimit::{BoundedMap, Found, SlotValue};
+///
+/// #[derive(Default)]
+/// struct Hits(u64);
+/// impl SlotValue for Hits {
+///     fn is_idle(&self, _now: Instant) -> bool { self.0 == 0 }
+///     fn keep_score(&self, _now: Instant) -> u64 { self.0 }
+/// }
+///
+/// let map: BoundedMap<u32, Hits> = BoundedMap::new(1000).unwrap();
+/// let now = Instant::from_nanos(0);
+/// assert_eq!(map.entry(&7, now, |h, found| { h.0 += 1; found }), Found::Inserted);
+/// assert_eq!(map.entry(&7, now, |h, found| { h.0 += 1; (h.0, found) }), (2, Found::Present));
+/// assert_eq!(map.get(&7, |h| h.0), Some(2));
+/// assert!(map.slots() >= 1500);
+/// ```
+pub struct BoundedMap<K, V> {
     shards: Box<[ShardLock<K, V>]>,
     shard_shift: u32,
     /// Buckets per shard (any number: indexes use multiply-shift, not a mask).
     per_shard: u64,
-    hasher: ahash::RandomState,
+    /// Whether lookups touch the candidates' values early: values that
+    /// ask for it ([`SlotValue::TOUCH`]) in a table larger than the CPU's
+    /// last-level cache typically is (8 MiB).
+    touch: bool,
+    hasher: KeyHasher,
 }
 
-impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
-    /// A table with room for `capacity` keys (× 1.5 slots, rounded up to
-    /// whole buckets, at least 64 buckets per shard when there are several).
-    pub(crate) fn new(capacity: usize) -> Self {
+impl<K, V> std::fmt::Debug for BoundedMap<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedMap")
+            .field("shards", &self.shards.len())
+            .field("buckets_per_shard", &self.per_shard)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
+    /// A map with room for `capacity` keys (× 1.5 slots, rounded up to
+    /// whole buckets, at least 64 buckets per shard when there are several),
+    /// all allocated now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for a capacity
+    /// of 0 or above [`MAX_CAPACITY`](crate::MAX_CAPACITY).
+    pub fn new(capacity: usize) -> Result<Self> {
+        check_capacity(capacity)?;
+        Ok(Self::with_capacity(capacity))
+    }
+
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         // Load factor at most 2/3 when `capacity` keys are held: with two
         // choices of a 4-way bucket per key, a full table then evicts early
         // only a small fraction of keys (measured in the tests).
@@ -126,23 +282,25 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
                 }))
             })
             .collect();
+        let bytes = (shards * per_shard).saturating_mul(size_of::<Bucket<K, V>>());
         Self {
             shards: shards_vec.into_boxed_slice(),
             shard_shift: 64 - shard_bits,
             per_shard: per_shard as u64,
-            hasher: ahash::RandomState::new(),
+            touch: V::TOUCH && bytes > 8 << 20,
+            hasher: KeyHasher::new(),
         }
     }
 
-    /// The number of slots.
-    pub(crate) fn capacity(&self) -> usize {
+    /// The number of slots: the most keys it can hold at once.
+    pub fn slots(&self) -> usize {
         self.shards.len() * self.per_shard as usize * WAYS
     }
 
     #[inline(always)]
-    fn locate(&self, key: &K) -> (MutexGuard<'_, Shard<K, V>>, [usize; 2], u32) {
-        let h = self.hasher.hash_one(key);
-        let shard_idx = if self.shard_shift >= 64 {
+    fn place(&self, key: &K) -> Place {
+        let h = self.hasher.hash(key);
+        let shard = if self.shard_shift >= 64 {
             0
         } else {
             (h >> self.shard_shift) as usize
@@ -153,115 +311,74 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
         let first = (((h & 0xffff_ffff) * self.per_shard) >> 32) as usize;
         let h2 = h.rotate_left(21).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let second = (((h2 >> 32) * self.per_shard) >> 32) as usize;
-        let shard = match self.shards.get(shard_idx) {
+        Place {
+            shard,
+            buckets: [first, second],
+            fp,
+            touch: self.touch,
+        }
+    }
+
+    #[inline(always)]
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Shard<K, V>> {
+        let shard = match self.shards.get(shard) {
             Some(s) => &s.0,
             None => &self.shards[0].0,
         };
-        let guard = shard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (guard, [first, second], fp)
+        shard.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Where `key` is: (bucket, way). Both buckets' fingerprints are read
-    /// before any branch, so on a large table the CPU fetches the two cache
-    /// lines in parallel (one miss, not two in a row); they are compared
-    /// without branches (a bit mask of matches), so a random key costs no
-    /// mispredicted branch per slot.
     #[inline(always)]
-    fn find(shard: &Shard<K, V>, buckets: [usize; 2], fp: u32, key: &K) -> Option<(usize, usize)> {
-        let a = shard.buckets.get(buckets[0])?;
-        let b = shard.buckets.get(buckets[1])?;
-        let (mut ma, mut mb) = (0u32, 0u32);
-        for i in 0..WAYS {
-            ma |= u32::from(a.fps[i] == fp) << i;
-            mb |= u32::from(b.fps[i] == fp) << i;
-        }
-        for (idx, bucket, mut mask) in [(buckets[0], a, ma), (buckets[1], b, mb)] {
-            while mask != 0 {
-                let i = mask.trailing_zeros() as usize;
-                if bucket.keys.get(i).and_then(Option::as_ref) == Some(key) {
-                    return Some((idx, i));
-                }
-                mask &= mask - 1;
-            }
-        }
-        None
+    fn shard_mut(&mut self, shard: usize) -> &mut Shard<K, V> {
+        let len = self.shards.len();
+        let s = if shard < len { shard } else { 0 };
+        self.shards[s]
+            .0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on the key's value, inserting a default value first if the
+    /// Runs `f` on the key's value, inserting `V::default()` first if the
     /// key is absent (evicting an idle or, failing that, the least valuable
-    /// entry of its two buckets).
+    /// entry of its two buckets). `f` learns which of the three happened.
     #[inline(always)]
-    pub(crate) fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
-        let (mut guard, buckets, fp) = self.locate(key);
-        let shard = &mut *guard;
-        if let Some((b, i)) = Self::find(shard, buckets, fp, key) {
-            if let Some(bucket) = shard.buckets.get_mut(b) {
-                return f(&mut bucket.vals[i], Found::Present);
-            }
-        }
-        // Absent: a free or idle slot in whichever bucket has more of them
-        // (the power of two choices), else the least valuable entry of both.
-        let mut victim = None;
-        let mut best = u64::MAX;
-        let mut most_free = 0;
-        for b in buckets {
-            let Some(bucket) = shard.buckets.get(b) else {
-                continue;
-            };
-            let mut free = 0;
-            let mut first_free = None;
-            for i in 0..WAYS {
-                if bucket.keys[i].is_none() || bucket.vals[i].is_idle(now) {
-                    free += 1;
-                    first_free.get_or_insert(i);
-                } else if most_free == 0 {
-                    let s = bucket.vals[i].keep_score(now);
-                    if s < best {
-                        best = s;
-                        victim = Some((b, i, Found::Evicted));
-                    }
-                }
-            }
-            if let Some(i) = first_free {
-                if free > most_free {
-                    most_free = free;
-                    victim = Some((b, i, Found::Inserted));
-                }
-            }
-        }
-        let Some((b, i, found)) = victim else {
-            // Unreachable: the masks keep bucket indexes in range.
-            return f(&mut V::default(), Found::Inserted);
-        };
-        if found == Found::Evicted {
-            shard.evicted_live = shard.evicted_live.saturating_add(1);
-        }
-        let Some(bucket) = shard.buckets.get_mut(b) else {
-            return f(&mut V::default(), Found::Inserted);
-        };
-        bucket.fps[i] = fp;
-        bucket.keys[i] = Some(key.clone());
-        bucket.vals[i] = V::default();
-        f(&mut bucket.vals[i], found)
+    pub fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
+        let place = self.place(key);
+        let mut guard = self.lock(place.shard);
+        entry_in(&mut guard, place, key, now, f)
+    }
+
+    /// [`entry`](Self::entry) for an owner with `&mut self`: no lock.
+    #[inline(always)]
+    pub fn entry_mut<R>(&mut self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
+        let place = self.place(key);
+        entry_in(self.shard_mut(place.shard), place, key, now, f)
     }
 
     /// Runs `f` on the key's value if the key is present.
-    pub(crate) fn get<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
-        let (mut guard, buckets, fp) = self.locate(key);
-        let (b, i) = Self::find(&guard, buckets, fp, key)?;
-        let bucket = guard.buckets.get_mut(b)?;
-        Some(f(&mut bucket.vals[i]))
+    #[inline]
+    pub fn get<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let place = self.place(key);
+        let mut guard = self.lock(place.shard);
+        get_in(&mut guard, place, key, f)
+    }
+
+    /// [`get`](Self::get) for an owner with `&mut self`: no lock.
+    #[inline]
+    pub fn get_mut<R>(&mut self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let place = self.place(key);
+        get_in(self.shard_mut(place.shard), place, key, f)
     }
 
     /// Forgets the key; `true` if it was present.
-    pub(crate) fn remove(&self, key: &K) -> bool {
-        let (mut guard, buckets, fp) = self.locate(key);
-        let Some((b, i)) = Self::find(&guard, buckets, fp, key) else {
+    pub fn remove(&self, key: &K) -> bool {
+        let place = self.place(key);
+        let mut guard = self.lock(place.shard);
+        let shard = &mut *guard;
+        let Some((b, i)) = find(shard, place, key) else {
             return false;
         };
-        let Some(bucket) = guard.buckets.get_mut(b) else {
+        let Some(bucket) = shard.buckets.get_mut(b) else {
             return false;
         };
         bucket.fps[i] = 0;
@@ -272,13 +389,10 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
 
     /// The number of keys whose value is not idle at `now` (walks the
     /// whole table: for statistics, not per packet).
-    pub(crate) fn live_len(&self, now: Instant) -> usize {
+    pub fn live_len(&self, now: Instant) -> usize {
         let mut n = 0;
         for shard in &*self.shards {
-            let guard = shard
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let guard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
             for bucket in &*guard.buckets {
                 for i in 0..WAYS {
                     if bucket.keys[i].is_some() && !bucket.vals[i].is_idle(now) {
@@ -291,27 +405,143 @@ impl<K: Hash + Eq + Clone, V: SlotValue> Table<K, V> {
     }
 
     /// How many live (non-idle) entries were evicted to make room so far.
-    pub(crate) fn evicted_live(&self) -> u64 {
+    pub fn evictions(&self) -> u64 {
         self.shards
             .iter()
             .map(|s| {
                 s.0.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unwrap_or_else(PoisonError::into_inner)
                     .evicted_live
             })
             .sum()
     }
 
-    /// Forgets every key.
-    pub(crate) fn clear(&self) {
+    /// Forgets every key (the memory stays allocated).
+    pub fn clear(&self) {
         for shard in &*self.shards {
-            let mut guard = shard
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
             for bucket in &mut *guard.buckets {
                 *bucket = Bucket::new();
             }
         }
     }
+}
+
+/// Where `key` is: (bucket, way). Both buckets' fingerprints are read
+/// before any branch, so on a large table the CPU fetches the two cache
+/// lines in parallel (one miss, not two in a row); they are compared
+/// without branches (a bit mask of matches), so a random key costs no
+/// mispredicted branch per slot.
+#[inline(always)]
+fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, usize)> {
+    let [b0, b1] = place.buckets;
+    let a = shard.buckets.get(b0)?;
+    let b = shard.buckets.get(b1)?;
+    if V::TOUCH && place.touch {
+        // Start the candidates' value lines loading beside the fingerprints.
+        let mut acc = 0;
+        for i in 0..WAYS {
+            acc ^= a.vals[i].touch() ^ b.vals[i].touch();
+        }
+        std::hint::black_box(acc);
+    }
+    let fp = place.fp;
+    let (mut ma, mut mb) = (0u32, 0u32);
+    for i in 0..WAYS {
+        ma |= u32::from(a.fps[i] == fp) << i;
+        mb |= u32::from(b.fps[i] == fp) << i;
+    }
+    for (idx, bucket, mut mask) in [(b0, a, ma), (b1, b, mb)] {
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            if bucket.keys.get(i).and_then(Option::as_ref) == Some(key) {
+                return Some((idx, i));
+            }
+            mask &= mask - 1;
+        }
+    }
+    None
+}
+
+#[inline(always)]
+fn get_in<K: Eq, V: SlotValue, R>(
+    shard: &mut Shard<K, V>,
+    place: Place,
+    key: &K,
+    f: impl FnOnce(&mut V) -> R,
+) -> Option<R> {
+    let (b, i) = find(shard, place, key)?;
+    let bucket = shard.buckets.get_mut(b)?;
+    Some(f(&mut bucket.vals[i]))
+}
+
+#[inline(always)]
+fn entry_in<K: Eq + Clone, V: SlotValue, R>(
+    shard: &mut Shard<K, V>,
+    place: Place,
+    key: &K,
+    now: Instant,
+    f: impl FnOnce(&mut V, Found) -> R,
+) -> R {
+    if let Some((b, i)) = find(shard, place, key) {
+        if let Some(bucket) = shard.buckets.get_mut(b) {
+            return f(&mut bucket.vals[i], Found::Present);
+        }
+    }
+    insert_in(shard, place, key, now, f)
+}
+
+/// The absent-key path, kept out of line so the lookup stays small.
+#[inline(never)]
+fn insert_in<K: Eq + Clone, V: SlotValue, R>(
+    shard: &mut Shard<K, V>,
+    place: Place,
+    key: &K,
+    now: Instant,
+    f: impl FnOnce(&mut V, Found) -> R,
+) -> R {
+    // A free or idle slot in whichever bucket has more of them (the power
+    // of two choices), else the least valuable entry of both.
+    let mut victim = None;
+    let mut best = u64::MAX;
+    let mut most_free = 0;
+    for b in place.buckets {
+        let Some(bucket) = shard.buckets.get(b) else {
+            continue;
+        };
+        let mut free = 0;
+        let mut first_free = None;
+        for i in 0..WAYS {
+            if bucket.keys[i].is_none() || bucket.vals[i].is_idle(now) {
+                free += 1;
+                first_free.get_or_insert(i);
+            } else if most_free == 0 {
+                let s = bucket.vals[i].keep_score(now);
+                if s < best {
+                    best = s;
+                    victim = Some((b, i, Found::Evicted));
+                }
+            }
+        }
+        if let Some(i) = first_free {
+            if free > most_free {
+                most_free = free;
+                victim = Some((b, i, Found::Inserted));
+            }
+        }
+    }
+    let Some((b, i, found)) = victim else {
+        // Unreachable: the masks keep bucket indexes in range.
+        return f(&mut V::default(), Found::Inserted);
+    };
+    if found == Found::Evicted {
+        shard.evicted_live = shard.evicted_live.saturating_add(1);
+    }
+    let Some(bucket) = shard.buckets.get_mut(b) else {
+        return f(&mut V::default(), Found::Inserted);
+    };
+    bucket.fps[i] = place.fp;
+    bucket.keys[i] = Some(key.clone());
+    bucket.vals[i] = V::default();
+    f(&mut bucket.vals[i], found)
 }

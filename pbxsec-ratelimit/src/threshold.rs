@@ -13,7 +13,7 @@ use crate::rate::{
     DEFAULT_CAPACITY, check_capacity, check_prefixes, default_capacity, default_v4, default_v6,
     opt_duration,
 };
-use crate::table::{SlotValue, Table};
+use crate::table::{BoundedMap, SlotValue};
 use crate::whitelist::Whitelist;
 use crate::{Error, Result};
 
@@ -131,25 +131,130 @@ impl ThresholdDecision {
     }
 }
 
-/// One key's events: the newest ones whose weights sum to less than the
-/// limit, plus at most one more (see the crate docs, "Exactness").
-#[derive(Default)]
-pub(crate) struct Events {
+/// A validated window rule for a [`WindowCounter`]: "`limit` (weights
+/// summed) within `window`", and whether reaching it empties the window.
+///
+/// ```
+/// use std::time::Duration;
+/// use pbxsec_ratelimit::WindowLimit;
+/// let rule = WindowLimit::new(50, Duration::from_secs(3600), true).unwrap();
+/// assert_eq!(rule.limit(), 50);
+/// assert!(WindowLimit::new(0, Duration::from_secs(1), true).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WindowLimit {
+    limit: u64,
+    window: u64,
+    clear_on_reach: bool,
+}
+
+impl WindowLimit {
+    /// `limit` within `window`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] for a `limit` of 0 or above [`MAX_LIMIT`],
+    /// or a `window` of zero or longer than 584 years.
+    pub fn new(limit: u32, window: Duration, clear_on_reach: bool) -> Result<Self> {
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(Error::config(
+                "limit",
+                format!("{limit} is not within 1..={MAX_LIMIT}"),
+            ));
+        }
+        if window.is_zero() {
+            return Err(Error::config("window", "must not be zero"));
+        }
+        let window = u64::try_from(window.as_nanos())
+            .map_err(|_| Error::config("window", "longer than 584 years"))?;
+        Ok(Self {
+            limit: u64::from(limit),
+            window,
+            clear_on_reach,
+        })
+    }
+
+    /// The limit.
+    pub const fn limit(self) -> u64 {
+        self.limit
+    }
+
+    /// The window.
+    pub const fn window(self) -> Duration {
+        Duration::from_nanos(self.window)
+    }
+
+    /// The window in nanoseconds.
+    pub const fn window_nanos(self) -> u64 {
+        self.window
+    }
+
+    /// Whether reaching the limit empties the window.
+    pub const fn clear_on_reach(self) -> bool {
+        self.clear_on_reach
+    }
+}
+
+/// One key's exact sliding window of weighted events: the value type
+/// behind [`ThresholdCounter`], usable as a field of a record of your own
+/// (for example in a [`BoundedMap`](crate::BoundedMap) value).
+///
+/// It keeps only the events that can still change a decision: events older
+/// than the window are dropped, and once the newer events alone reach the
+/// limit the older ones are dropped too, so it holds at most `limit` events
+/// (16 bytes each, on the heap), usually far fewer. The sum, the oldest and
+/// the newest time are kept inline, so recording an event while the oldest
+/// is still inside the window reads nothing from the heap (it appends
+/// there; a store, which does not stall the CPU as a load miss does).
+///
+/// **Exact**: [`record`](Self::record) returns `Reached` if and only if
+/// the weights of the events with `now - t < window` (this one included)
+/// sum to at least the limit. `now` must not go backwards.
+///
+/// ```
+/// use std::time::Duration;
+/// use pbxsec_core::Instant;
+/// use pbxsec_ratelimit::{ThresholdDecision, WindowCounter, WindowLimit};
+///
+/// let rule = WindowLimit::new(3, Duration::from_secs(10), true).unwrap();
+/// let mut w = WindowCounter::new();
+/// let at = |s: u64| Instant::from_nanos(s * 1_000_000_000);
+/// assert_eq!(w.record(1, at(0), rule), ThresholdDecision::Below { total: 1 });
+/// assert_eq!(w.record(1, at(5), rule), ThresholdDecision::Below { total: 2 });
+/// assert_eq!(w.record(1, at(10), rule), ThresholdDecision::Below { total: 2 }); // t=0 left
+/// assert_eq!(w.record(1, at(12), rule), ThresholdDecision::Reached { total: 3 });
+/// assert!(w.is_empty()); // cleared on reach
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct WindowCounter {
     /// (time in nanos, weight), oldest first.
     q: VecDeque<(u64, u32)>,
     sum: u64,
+    /// The time of the front of `q` (when not empty).
+    oldest: u64,
+    /// The time of the back of `q` (when not empty).
+    newest: u64,
 }
 
-impl Events {
+impl WindowCounter {
+    /// An empty window.
+    pub const fn new() -> Self {
+        Self {
+            q: VecDeque::new(),
+            sum: 0,
+            oldest: 0,
+            newest: 0,
+        }
+    }
+
     #[inline]
     fn prune(&mut self, now: u64, window: u64) {
-        while let Some(&(t, w)) = self.q.front() {
-            if now.saturating_sub(t) >= window {
-                self.q.pop_front();
+        while !self.q.is_empty() && now.saturating_sub(self.oldest) >= window {
+            if let Some((_, w)) = self.q.pop_front() {
                 self.sum -= u64::from(w);
-            } else {
-                break;
             }
+            self.oldest = self.q.front().map_or(0, |e| e.0);
         }
     }
 
@@ -165,37 +270,164 @@ impl Events {
                 break;
             }
         }
+        self.oldest = self.q.front().map_or(0, |e| e.0);
     }
 
-    fn newest(&self) -> Option<u64> {
-        self.q.back().map(|&(t, _)| t)
+    /// Records an event of `weight` at `now` and decides. Weight 0 counts
+    /// nothing and reports the current total (`Below`).
+    #[inline]
+    pub fn record(&mut self, weight: u32, now: Instant, rule: WindowLimit) -> ThresholdDecision {
+        let now = now.as_nanos();
+        self.prune(now, rule.window);
+        if weight == 0 {
+            return ThresholdDecision::Below { total: self.sum };
+        }
+        if self.q.is_empty() {
+            self.oldest = now;
+        }
+        self.q.push_back((now, weight));
+        self.newest = now;
+        self.sum += u64::from(weight);
+        let total = self.sum;
+        if total >= rule.limit {
+            if rule.clear_on_reach {
+                self.clear();
+            } else {
+                self.trim(rule.limit);
+            }
+            ThresholdDecision::Reached { total }
+        } else {
+            ThresholdDecision::Below { total }
+        }
+    }
+
+    /// Records an event of `weight` at `now` and says whether the limit is
+    /// reached: the same decision as [`record`](Self::record) (exact), for
+    /// callers that do not need the total. It drops at most one expired
+    /// event per call unless the limit may be reached (the held weights,
+    /// expired ones included, reach it), and then prunes exactly; so on the
+    /// common path it reads no heap memory (on a table larger than the CPU
+    /// caches, one cache miss fewer than `record`), and it still holds at
+    /// most `limit` events.
+    #[inline]
+    pub fn hit(&mut self, weight: u32, now: Instant, rule: WindowLimit) -> bool {
+        if weight == 0 {
+            return false;
+        }
+        let now = now.as_nanos();
+        if !self.q.is_empty() && now.saturating_sub(self.oldest) >= rule.window {
+            if let Some((_, w)) = self.q.pop_front() {
+                self.sum -= u64::from(w);
+            }
+            self.oldest = self.q.front().map_or(now, |e| e.0);
+        }
+        if self.q.is_empty() {
+            self.oldest = now;
+        }
+        self.q.push_back((now, weight));
+        self.newest = now;
+        self.sum += u64::from(weight);
+        if self.sum < rule.limit {
+            return false;
+        }
+        self.prune(now, rule.window);
+        if self.sum < rule.limit {
+            return false;
+        }
+        if rule.clear_on_reach {
+            self.clear();
+        } else {
+            self.trim(rule.limit);
+        }
+        true
+    }
+
+    /// The weights in the window at `now`, dropping what left it (exact
+    /// below the limit; at or above it, a lower bound of at least the limit).
+    #[inline]
+    pub fn count(&mut self, now: Instant, window: Duration) -> u64 {
+        let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        self.prune(now.as_nanos(), window);
+        self.sum
+    }
+
+    /// The weights in the window at `now`, without changing anything.
+    pub fn in_window(&self, now: Instant, window: Duration) -> u64 {
+        let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        self.in_window_nanos(now.as_nanos(), window)
+    }
+
+    #[inline]
+    fn in_window_nanos(&self, now: u64, window: u64) -> u64 {
+        if self.q.is_empty() || now.saturating_sub(self.newest) >= window {
+            0
+        } else if now.saturating_sub(self.oldest) < window {
+            self.sum
+        } else {
+            self.q
+                .iter()
+                .filter(|&&(t, _)| now.saturating_sub(t) < window)
+                .map(|&(_, w)| u64::from(w))
+                .sum()
+        }
+    }
+
+    /// `true` when no event is in the window at `now`: forgetting the
+    /// counter changes nothing (reads no heap memory).
+    #[inline]
+    pub fn is_idle(&self, now: Instant, window: Duration) -> bool {
+        let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        self.is_idle_nanos(now.as_nanos(), window)
+    }
+
+    #[inline]
+    fn is_idle_nanos(&self, now: u64, window: u64) -> bool {
+        self.q.is_empty() || now.saturating_sub(self.newest) >= window
+    }
+
+    /// The time of the newest event held, if any.
+    pub fn newest(&self) -> Option<Instant> {
+        (!self.q.is_empty()).then_some(Instant::from_nanos(self.newest))
+    }
+
+    /// The weights of the events held, some of which may have left the
+    /// window since the last [`record`](Self::record) or
+    /// [`count`](Self::count) (an upper bound of the window's weight; reads
+    /// no heap memory).
+    pub const fn total(&self) -> u64 {
+        self.sum
+    }
+
+    /// The number of events held (at most the limit).
+    pub fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    /// `true` when no event is held.
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// Forgets every event (and frees their memory).
+    pub fn clear(&mut self) {
+        *self = Self::new();
     }
 }
 
-/// Events carry the window in the table's idle test via the newest time; the
-/// table asks with `now - window` folded in (see `Windowed`).
+/// The table value: a window and its length, for the idle test.
 #[derive(Default)]
 pub(crate) struct Windowed {
-    ev: Events,
+    ev: WindowCounter,
     window: u64,
 }
 
 impl SlotValue for Windowed {
     #[inline]
     fn is_idle(&self, now: Instant) -> bool {
-        match self.ev.newest() {
-            None => true,
-            Some(t) => now.as_nanos().saturating_sub(t) >= self.window,
-        }
+        self.ev.is_idle_nanos(now.as_nanos(), self.window)
     }
     fn keep_score(&self, now: Instant) -> u64 {
-        let now = now.as_nanos();
-        self.ev
-            .q
-            .iter()
-            .filter(|&&(t, _)| now.saturating_sub(t) < self.window)
-            .map(|&(_, w)| u64::from(w))
-            .sum()
+        self.ev.in_window_nanos(now.as_nanos(), self.window)
     }
 }
 
@@ -226,9 +458,8 @@ impl SlotValue for Windowed {
 /// `now - t < window` sum to at least `limit`, on the event that makes it so
 /// (no approximation; proptested against a model that stores every
 /// timestamp). Per-key state is the newest events whose weights sum to less
-/// than `limit`: fewer than `limit` entries of 16 bytes (a `u64` time and a
-/// `u32` weight, padded), usually far fewer, events from the same
-/// nanosecond merged into one.
+/// than `limit`: at most `limit` entries of 16 bytes (a `u64` time and a
+/// `u32` weight, padded), usually far fewer (a [`WindowCounter`] per key).
 ///
 /// Memory is bounded by [`ThresholdConfig::capacity`] keys; a new key
 /// replaces one whose events have all left the window first, else the key
@@ -250,9 +481,8 @@ impl SlotValue for Windowed {
 /// assert!(web.record(&ip, 1, clock.now()).is_reached()); // 5th wrong password within 10 min
 /// ```
 pub struct ThresholdCounter<K> {
-    table: Table<K, Windowed>,
-    limit: u64,
-    window: u64,
+    table: BoundedMap<K, Windowed>,
+    rule: WindowLimit,
     fold: IpFold,
     config: ThresholdConfig,
     whitelist: Option<Arc<Whitelist<K>>>,
@@ -274,23 +504,12 @@ impl<K: Hash + Eq + Clone + 'static> ThresholdCounter<K> {
     /// [`MAX_LIMIT`], a zero `window`, a zero or too large `capacity`, a
     /// bad prefix.
     pub fn new(config: ThresholdConfig) -> Result<Self> {
-        if config.limit == 0 || config.limit > MAX_LIMIT {
-            return Err(Error::config(
-                "limit",
-                format!("{} is not within 1..={MAX_LIMIT}", config.limit),
-            ));
-        }
-        if config.window.is_zero() {
-            return Err(Error::config("window", "must not be zero"));
-        }
-        let window = u64::try_from(config.window.as_nanos())
-            .map_err(|_| Error::config("window", "longer than 584 years"))?;
+        let rule = WindowLimit::new(config.limit, config.window, config.clear_on_reach)?;
         check_capacity(config.capacity)?;
         check_prefixes(config.ipv4_prefix, config.ipv6_prefix)?;
         Ok(Self {
-            table: Table::new(config.capacity),
-            limit: u64::from(config.limit),
-            window,
+            table: BoundedMap::with_capacity(config.capacity),
+            rule,
             fold: IpFold::new(config.ipv4_prefix, config.ipv6_prefix),
             config,
             whitelist: None,
@@ -312,7 +531,7 @@ impl<K: Hash + Eq + Clone + 'static> ThresholdCounter<K> {
     /// The number of slots (the configured capacity × 1.5, rounded up to
     /// whole buckets): the most keys it can hold at once.
     pub fn capacity(&self) -> usize {
-        self.table.capacity()
+        self.table.slots()
     }
 
     /// Records an event of `weight` for `key` at `now` and decides. Weight
@@ -324,30 +543,10 @@ impl<K: Hash + Eq + Clone + 'static> ThresholdCounter<K> {
             }
         }
         let key = fold_key(self.fold, key);
-        let (limit, window, clear) = (self.limit, self.window, self.config.clear_on_reach);
-        let now_n = now.as_nanos();
+        let rule = self.rule;
         self.table.entry(&key, now, |slot, _| {
-            slot.window = window;
-            let ev = &mut slot.ev;
-            ev.prune(now_n, window);
-            if weight > 0 {
-                match ev.q.back_mut() {
-                    Some((t, w)) if *t == now_n => *w = w.saturating_add(weight),
-                    _ => ev.q.push_back((now_n, weight)),
-                }
-                ev.sum += u64::from(weight);
-            }
-            let total = ev.sum;
-            if total >= limit && weight > 0 {
-                if clear {
-                    *ev = Events::default();
-                } else {
-                    ev.trim(limit);
-                }
-                ThresholdDecision::Reached { total }
-            } else {
-                ThresholdDecision::Below { total }
-            }
+            slot.window = rule.window;
+            slot.ev.record(weight, now, rule)
         })
     }
 
@@ -355,7 +554,7 @@ impl<K: Hash + Eq + Clone + 'static> ThresholdCounter<K> {
     /// lower bound at or above it); counts nothing.
     pub fn count(&self, key: &K, now: Instant) -> u64 {
         let key = fold_key(self.fold, key);
-        let window = self.window;
+        let window = self.rule.window;
         self.table
             .get(&key, |slot| {
                 slot.ev.prune(now.as_nanos(), window);
@@ -388,6 +587,6 @@ impl<K: Hash + Eq + Clone + 'static> ThresholdCounter<K> {
 
     /// How many keys with events in their window were evicted to make room.
     pub fn evictions(&self) -> u64 {
-        self.table.evicted_live()
+        self.table.evictions()
     }
 }

@@ -356,3 +356,157 @@ fn snapshot_drops_expired_bans_on_restore() {
     };
     assert!(matches!(change.change, BanAction::Ban { repeat: 1, .. }));
 }
+
+/// A `BoundedMap` value for the model tests: a count, idle at zero.
+#[derive(Default)]
+struct Count(u64);
+
+impl SlotValue for Count {
+    fn is_idle(&self, _now: Instant) -> bool {
+        self.0 == 0
+    }
+    fn keep_score(&self, _now: Instant) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Clone, Debug)]
+enum MapOp {
+    Add(u8, u64),
+    Get(u8),
+    Zero(u8),
+    Remove(u8),
+}
+
+fn map_ops(keys: u8) -> impl Strategy<Value = Vec<MapOp>> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => (0..keys, 1u64..5).prop_map(|(k, w)| MapOp::Add(k, w)),
+            2 => (0..keys).prop_map(MapOp::Get),
+            1 => (0..keys).prop_map(MapOp::Zero),
+            1 => (0..keys).prop_map(MapOp::Remove),
+        ],
+        1..300,
+    )
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `WindowCounter::record` and `WindowCounter::hit` make the decision of
+    /// a model that stores every event; `record`'s totals below the limit
+    /// are exact; `hit` never holds more than `limit` events.
+    #[test]
+    fn window_counter_is_exact(ops in prop::collection::vec((0u64..1500, 0u32..4), 1..300), limit in 1u32..12, window_ms in 1u64..4000, clear in any::<bool>()) {
+        let window = window_ms * 1_000_000;
+        let rule = WindowLimit::new(limit, Duration::from_millis(window_ms), clear).unwrap();
+        let (mut rec, mut hit) = (WindowCounter::new(), WindowCounter::new());
+        let mut events: Vec<(u64, u32)> = Vec::new();
+        let mut now = 0u64;
+        for (step, weight) in ops {
+            now += step * 1_000_000;
+            if weight > 0 {
+                events.push((now, weight));
+            }
+            let sum: u64 = events.iter().filter(|(t, _)| now - t < window).map(|&(_, w)| u64::from(w)).sum();
+            let reached = weight > 0 && sum >= u64::from(limit);
+            let got = rec.record(weight, Instant::from_nanos(now), rule);
+            let got_hit = hit.hit(weight, Instant::from_nanos(now), rule);
+            prop_assert_eq!(got.is_reached(), reached, "record: sum {} got {:?}", sum, got);
+            prop_assert_eq!(got_hit, reached, "hit: sum {}", sum);
+            if sum < u64::from(limit) {
+                prop_assert_eq!(got, ThresholdDecision::Below { total: sum });
+            } else if !reached {
+                // Weight 0 over a full window: a lower bound of at least the limit.
+                let bound = matches!(got, ThresholdDecision::Below { total } if total >= u64::from(limit));
+                prop_assert!(bound, "{:?} with {} in the window", got, sum);
+            } else if clear {
+                prop_assert_eq!(got, ThresholdDecision::Reached { total: sum });
+                events.clear();
+            }
+            prop_assert!(hit.len() <= limit as usize, "hit holds {} events", hit.len());
+            prop_assert!(rec.len() <= limit as usize);
+            prop_assert_eq!(rec.count(Instant::from_nanos(now), rule.window()), rec.in_window(Instant::from_nanos(now), rule.window()));
+        }
+    }
+
+    /// With room for every key, a `BoundedMap` is exactly a `HashMap`.
+    #[test]
+    fn bounded_map_matches_hashmap(ops in map_ops(24)) {
+        let map: BoundedMap<u8, Count> = BoundedMap::new(1024).unwrap();
+        let mut model: HashMap<u8, u64> = HashMap::new();
+        let now = Instant::from_nanos(0);
+        for op in ops {
+            match op {
+                MapOp::Add(k, w) => {
+                    // A zero (idle) entry may have given its slot to another key.
+                    let live = model.get(&k).is_some_and(|&v| v > 0);
+                    let (v, found) = map.entry(&k, now, |c, found| { c.0 += w; (c.0, found) });
+                    *model.entry(k).or_default() += w;
+                    prop_assert!(found != Found::Evicted);
+                    if live {
+                        prop_assert_eq!(found, Found::Present);
+                    }
+                    prop_assert_eq!(v, model[&k]);
+                }
+                MapOp::Get(k) => match model.get(&k) {
+                    Some(&v) if v > 0 => prop_assert_eq!(map.get(&k, |c| c.0), Some(v)),
+                    Some(_) => {
+                        let idle = matches!(map.get(&k, |c| c.0), None | Some(0));
+                        prop_assert!(idle);
+                    }
+                    None => prop_assert_eq!(map.get(&k, |c| c.0), None),
+                },
+                MapOp::Zero(k) => {
+                    map.get(&k, |c| c.0 = 0);
+                    if let Some(v) = model.get_mut(&k) { *v = 0; }
+                }
+                MapOp::Remove(k) => {
+                    let removed = map.remove(&k);
+                    if model.remove(&k).is_some_and(|v| v > 0) {
+                        prop_assert!(removed);
+                    }
+                }
+            }
+        }
+        // An idle (zero) entry may have been reused by another key, never a live one.
+        prop_assert_eq!(map.evictions(), 0);
+        prop_assert_eq!(map.live_len(now), model.values().filter(|&&v| v > 0).count());
+    }
+
+    /// Under eviction (one bucket pair for 40 keys) a `BoundedMap` only
+    /// forgets: a value is never above the model's, live keys never exceed
+    /// the slots, and every live eviction is counted.
+    #[test]
+    fn bounded_map_only_forgets(ops in map_ops(40)) {
+        let map: BoundedMap<u8, Count> = BoundedMap::new(4).unwrap();
+        let mut model: HashMap<u8, u64> = HashMap::new();
+        let now = Instant::from_nanos(0);
+        let mut evicted = 0;
+        for op in ops {
+            match op {
+                MapOp::Add(k, w) => {
+                    let (v, found) = map.entry(&k, now, |c, found| { c.0 += w; (c.0, found) });
+                    *model.entry(k).or_default() += w;
+                    evicted += u64::from(found == Found::Evicted);
+                    prop_assert!(v <= model[&k]);
+                }
+                MapOp::Get(k) => {
+                    if let Some(v) = map.get(&k, |c| c.0) {
+                        prop_assert!(v <= model.get(&k).copied().unwrap_or(0));
+                    }
+                }
+                MapOp::Zero(k) => {
+                    map.get(&k, |c| c.0 = 0);
+                    if let Some(v) = model.get_mut(&k) { *v = 0; }
+                }
+                MapOp::Remove(k) => {
+                    map.remove(&k);
+                    model.remove(&k);
+                }
+            }
+            prop_assert!(map.live_len(now) <= map.slots());
+        }
+        prop_assert_eq!(map.evictions(), evicted);
+    }
+}

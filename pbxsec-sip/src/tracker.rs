@@ -4,8 +4,8 @@
 //! See [`Tracker`] for how to drive it and the crate README for the rules,
 //! the NAT treatment and the memory bound.
 
+use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use pbxsec_core::{
     Clock, EventKind, Instant, Reject, RejectReason, SecurityEvent, Service, Transport, UnixTime,
+    canonical_ip,
 };
 use pbxsec_ratelimit::{
-    BanAction, BanConfig, BanList, BanOutcome, Escalation, IpFold, Recidive, ThresholdConfig,
-    ThresholdCounter, ThresholdDecision, Whitelist,
+    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, IpFold, Recidive,
+    SlotValue, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -96,7 +97,9 @@ pub struct LockoutRule {
 pub struct NatConfig {
     /// Distinct extensions that must have authenticated successfully from
     /// the source (within the current or the previous `period`) for it to
-    /// count as a shared address. Default 3, at least 2.
+    /// count as a shared address. Default 3, at least 2, at most
+    /// [`MAX_NAT_MIN_EXTENSIONS`] (8; each source's record remembers that
+    /// many).
     #[serde(default = "default_nat_min")]
     pub min_extensions: u32,
     /// The per-source failure limits (failed auth, unknown extension,
@@ -390,20 +393,77 @@ pub enum Decision {
 }
 
 /// What the tracker decided about one observation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Reuse one report for many observations with
+/// [`Tracker::observe_into`]: its vectors and the strings of its events are
+/// recycled, so the common path (a counted failure, no ban) allocates
+/// nothing once the report has been used a few times.
+#[derive(Clone)]
 pub struct Report {
     /// The response decision first, then bans and locks (also for other
     /// sources whose challenges timed out meanwhile).
     pub decisions: Vec<Decision>,
     /// Security events to log, Asterisk-named.
     pub events: Vec<SecurityEvent>,
+    /// Events of earlier observations, kept for their memory.
+    spare: Vec<SecurityEvent>,
+    /// String buffers of unset event fields.
+    strings: Vec<String>,
 }
 
+impl PartialEq for Report {
+    fn eq(&self, other: &Self) -> bool {
+        self.decisions == other.decisions && self.events == other.events
+    }
+}
+
+impl Eq for Report {}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("decisions", &self.decisions)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The most spare string buffers a report keeps.
+const SPARE_STRINGS: usize = 16;
+
 impl Report {
-    fn new(first: Decision) -> Self {
+    /// An empty report: response `Accept`, no bans, no events.
+    pub fn new() -> Self {
         Self {
-            decisions: vec![first],
+            decisions: vec![Decision::Accept],
             events: Vec::new(),
+            spare: Vec::new(),
+            strings: Vec::new(),
+        }
+    }
+
+    /// Empties the report for the next observation (response `Accept`),
+    /// keeping its memory.
+    pub fn clear(&mut self) {
+        if let [first] = self.decisions.as_mut_slice() {
+            if *first != Decision::Accept {
+                *first = Decision::Accept;
+            }
+        } else {
+            self.decisions.clear();
+            self.decisions.push(Decision::Accept);
+        }
+        if self.spare.is_empty() {
+            std::mem::swap(&mut self.spare, &mut self.events);
+        } else {
+            self.spare.append(&mut self.events);
+            self.spare.truncate(SPARE_STRINGS);
         }
     }
 
@@ -424,6 +484,94 @@ impl Report {
         if let Some(first) = self.decisions.first_mut() {
             *first = d;
         }
+    }
+
+    /// Appends an event (reusing a spare one in place) and sets its text
+    /// fields.
+    fn push_event(
+        &mut self,
+        time: UnixTime,
+        kind: EventKind,
+        extension: Option<&str>,
+        detail: Option<&str>,
+    ) -> &mut SecurityEvent {
+        if self.events.is_empty() && !self.spare.is_empty() {
+            // The usual case (the first event of an observation): the
+            // spares become the events, without moving any of them.
+            std::mem::swap(&mut self.events, &mut self.spare);
+            let keep = self.events.len() - 1;
+            if keep > 0 {
+                self.spare.extend(self.events.drain(..keep));
+            }
+        } else if let Some(e) = self.spare.pop() {
+            self.events.push(e);
+        } else {
+            self.events
+                .push(SecurityEvent::new(time, kind, Service::Sip));
+        }
+        let Self {
+            events, strings, ..
+        } = self;
+        let last = events.len() - 1;
+        let e = &mut events[last];
+        e.time = time;
+        e.kind = kind;
+        e.severity = kind.severity();
+        e.service = Service::Sip;
+        e.transport = None;
+        e.source_ip = None;
+        e.source_port = None;
+        set_text(&mut e.tenant, None, strings);
+        set_text(&mut e.user, None, strings);
+        set_text(&mut e.extension, extension, strings);
+        set_text(&mut e.detail, detail, strings);
+        e
+    }
+
+    /// An event about the packet: its source, transport and the extension.
+    fn packet_event(&mut self, p: &Packet, kind: EventKind, extension: Option<&str>) {
+        let e = self.push_event(p.wall, kind, extension, None);
+        e.source_ip = Some(canonical_ip(p.source.ip()));
+        e.source_port = Some(p.source.port());
+        e.transport = Some(p.transport);
+    }
+
+    /// An event about a (folded) source address, with a detail.
+    fn ip_event(&mut self, wall: UnixTime, kind: EventKind, ip: IpAddr, detail: Option<&str>) {
+        let e = self.push_event(wall, kind, None, detail);
+        e.source_ip = Some(canonical_ip(ip));
+    }
+
+    /// Sets the detail of the last event.
+    fn detail(&mut self, detail: &str) {
+        if let Some(e) = self.events.last_mut() {
+            set_text(&mut e.detail, Some(detail), &mut self.strings);
+        }
+    }
+}
+
+/// Sets an optional string field, reusing its buffer or one from `pool`
+/// (and returning an unset field's buffer to it).
+fn set_text(field: &mut Option<String>, text: Option<&str>, pool: &mut Vec<String>) {
+    match (field.as_mut(), text) {
+        (Some(s), Some(t)) => {
+            s.clear();
+            s.push_str(t);
+        }
+        (None, Some(t)) => {
+            let mut s = pool.pop().unwrap_or_default();
+            s.clear();
+            s.push_str(t);
+            *field = Some(s);
+        }
+        (Some(_), None) => {
+            if let Some(s) = field.take() {
+                if pool.len() < SPARE_STRINGS {
+                    pool.push(s);
+                }
+            }
+        }
+        (None, None) => {}
     }
 }
 
@@ -514,70 +662,233 @@ impl Clock for Frozen {
     }
 }
 
-/// A per-source counter with its rule. With the NAT treatment on, the
-/// counter's limit is the raised one and the base limit is read from the
-/// exact total it reports, so one lookup serves both.
+/// A per-source rule: its base limit and, with the NAT treatment, the
+/// raised one for shared addresses.
+#[derive(Clone, Copy)]
 struct Counted {
-    rule: Rule,
-    counter: ThresholdCounter<IpAddr>,
-    /// The raised limit, when the NAT treatment applies to this rule.
-    raised: Option<u64>,
+    base: WindowLimit,
+    raised: WindowLimit,
+    ban_for: Duration,
 }
 
 impl Counted {
-    fn new(
-        field: &'static str,
-        rule: &Rule,
-        nat: Option<&NatConfig>,
-        fold: u8,
-        capacity: usize,
-        whitelist: &Arc<Whitelist<IpAddr>>,
-    ) -> TrackerResult<Self> {
-        let raised = nat.filter(|n| n.factor > 1).map(|n| {
-            rule.limit
-                .saturating_mul(n.factor)
-                .min(pbxsec_ratelimit::MAX_LIMIT)
-        });
-        let mut c =
-            ThresholdConfig::new(raised.unwrap_or(rule.limit), rule.window).with_capacity(capacity);
-        c.ipv6_prefix = fold;
-        let counter = ThresholdCounter::new(c)
-            .map(|t| t.with_whitelist(Arc::clone(whitelist)))
-            .map_err(|e| TrackerError::Config {
-                field,
-                problem: e.to_string(),
-            })?;
+    fn new(field: &'static str, rule: &Rule, factor: u32) -> TrackerResult<Self> {
+        check_rule(field, rule.limit, rule.window)?;
+        let err = |e: pbxsec_ratelimit::Error| TrackerError::Config {
+            field,
+            problem: e.to_string(),
+        };
+        let raised = rule
+            .limit
+            .saturating_mul(factor.max(1))
+            .min(pbxsec_ratelimit::MAX_LIMIT);
         Ok(Self {
-            rule: rule.clone(),
-            counter,
-            raised: raised.map(u64::from),
+            base: WindowLimit::new(rule.limit, rule.window, true).map_err(err)?,
+            raised: WindowLimit::new(raised, rule.window, true).map_err(err)?,
+            ban_for: rule.ban_for,
         })
     }
 
-    /// Records one event; `true` when the limit for this source is reached
-    /// (the raised one if `shared` says the source is a shared address;
-    /// `shared` is only asked when the base limit is reached).
-    fn record(&self, key: &IpAddr, now: Instant, shared: impl FnOnce() -> bool) -> bool {
-        match self.counter.record(key, 1, now) {
-            ThresholdDecision::Reached { .. } => true,
-            ThresholdDecision::Below { total } => {
-                if self.raised.is_some() && total >= u64::from(self.rule.limit) && !shared() {
-                    self.counter.reset(key);
-                    true
-                } else {
-                    false
-                }
-            }
-            ThresholdDecision::Whitelisted => false,
+    #[inline]
+    fn limit(&self, shared: bool) -> WindowLimit {
+        if shared { self.raised } else { self.base }
+    }
+}
+
+/// Per-extension lockout windows kept inline per source.
+pub const LOCKOUT_EXTENSIONS_PER_SOURCE: usize = 4;
+/// The most `nat.min_extensions` can be: the distinct successful
+/// extensions are remembered inline per source, up to this many.
+pub const MAX_NAT_MIN_EXTENSIONS: u32 = 8;
+
+/// One extension's lockout window for one source.
+#[derive(Default)]
+struct ExtWindow {
+    /// Keyed hash of the extension; 0: slot free.
+    ext: u64,
+    /// Locked until (nanos); in the past: not locked.
+    locked_until: u64,
+    window: WindowCounter,
+}
+
+/// Distinct extensions that authenticated from one source, per NAT epoch.
+#[derive(Default)]
+struct NatRecord {
+    epoch: u64,
+    count: u32,
+    /// The previous epoch reached `min_extensions`.
+    prev_shared: bool,
+    /// Fingerprints (non-zero) of the distinct extensions of `epoch`.
+    exts: [u32; MAX_NAT_MIN_EXTENSIONS as usize],
+}
+
+impl NatRecord {
+    fn success(&mut self, epoch: u64, fp: u32, min: u32) {
+        if epoch > self.epoch {
+            self.prev_shared = epoch == self.epoch + 1 && self.count >= min;
+            self.epoch = epoch;
+            self.count = 0;
+            self.exts = [0; MAX_NAT_MIN_EXTENSIONS as usize];
+        }
+        if self.count >= min {
+            return;
+        }
+        let n = self.count as usize;
+        if self.exts.iter().take(n).any(|&e| e == fp) {
+            return;
+        }
+        if let Some(slot) = self.exts.get_mut(n) {
+            *slot = fp;
+            self.count += 1;
+        }
+    }
+
+    #[inline]
+    fn shared(&self, epoch: u64, min: u32) -> bool {
+        if epoch == self.epoch {
+            self.count >= min || self.prev_shared
+        } else {
+            epoch == self.epoch + 1 && self.count >= min
         }
     }
 }
 
-/// Open-challenge bookkeeping for one source.
-#[derive(Clone, Copy, Default)]
-struct Open {
+/// Everything the tracker knows about one (folded) source, in one slot of
+/// one bounded table: one hash and one probe per observation.
+///
+/// `repr(C, align(64))`: the first cache line holds what a counted failure
+/// reads (`idle_after` and the failed-auth window, 8 + 56 bytes), and the
+/// table starts loading it while it compares fingerprints
+/// ([`SlotValue::TOUCH`]).
+#[derive(Default)]
+#[repr(C, align(64))]
+struct SourceRecord {
+    /// Nothing in the record matters from this time on (nanos), unless
+    /// challenges are open.
+    idle_after: u64,
+    failed: WindowCounter,
+    /// Challenges awaiting an answer, and how many of them were answered.
     open: u32,
     answered: u32,
+    /// When this record was created (nanos): queued challenges sent before
+    /// it belong to an evicted record of the same source and are not judged.
+    since: u64,
+    nat: NatRecord,
+    unknown: WindowCounter,
+    unanswered: WindowCounter,
+    refused: WindowCounter,
+    flood: WindowCounter,
+    locks: [ExtWindow; LOCKOUT_EXTENSIONS_PER_SOURCE],
+}
+
+impl SourceRecord {
+    /// Marks a record just created for a key.
+    #[inline]
+    fn created(&mut self, found: Found, now: Instant) {
+        if found != Found::Present {
+            self.since = now.as_nanos();
+        }
+    }
+
+    #[inline]
+    fn keep_until(&mut self, t: u64) {
+        self.idle_after = self.idle_after.max(t);
+    }
+
+    fn locked(&self, ext: u64, now: u64) -> bool {
+        self.locks
+            .iter()
+            .any(|l| l.ext == ext && l.locked_until > now)
+    }
+
+    /// The lockout window for `ext`: its own, else a free or idle one,
+    /// else the unlocked one with the least weight; `None` when every
+    /// slot holds a lock in force (the failure is then counted per source
+    /// only).
+    fn lock_window(&mut self, ext: u64, now: u64, window: u64) -> Option<&mut ExtWindow> {
+        let mut pick = None;
+        let mut least = u64::MAX;
+        for (i, l) in self.locks.iter().enumerate() {
+            if l.ext == ext {
+                pick = Some(i);
+                break;
+            }
+            if l.locked_until > now {
+                continue;
+            }
+            let weight = if l.ext == 0
+                || now.saturating_sub(l.window.newest().map_or(0, Instant::as_nanos)) >= window
+            {
+                0
+            } else {
+                l.window.total()
+            };
+            if weight < least {
+                least = weight;
+                pick = Some(i);
+            }
+        }
+        let l = self.locks.get_mut(pick?)?;
+        if l.ext != ext {
+            *l = ExtWindow {
+                ext,
+                ..ExtWindow::default()
+            };
+        }
+        Some(l)
+    }
+}
+
+impl SlotValue for SourceRecord {
+    const TOUCH: bool = true;
+
+    #[inline(always)]
+    fn touch(&self) -> u64 {
+        self.idle_after
+    }
+
+    #[inline]
+    fn is_idle(&self, now: Instant) -> bool {
+        self.open == 0 && now.as_nanos() >= self.idle_after
+    }
+
+    /// Locks in force first (2^48 each), then the NAT state (2^40 for a
+    /// shared previous period, 2^32 per distinct successful extension of
+    /// this one), then the weights held and the open challenges.
+    fn keep_score(&self, now: Instant) -> u64 {
+        let now = now.as_nanos();
+        let mut score = u64::from(self.open)
+            + self.failed.total()
+            + self.unknown.total()
+            + self.unanswered.total()
+            + self.refused.total()
+            + self.flood.total();
+        for l in &self.locks {
+            score = score.saturating_add(l.window.total());
+            if l.locked_until > now {
+                score = score.saturating_add(1 << 48);
+            }
+        }
+        score = score.saturating_add(u64::from(self.nat.count) << 32);
+        if self.nat.prev_shared {
+            score = score.saturating_add(1 << 40);
+        }
+        score
+    }
+}
+
+/// The NAT treatment's rules.
+#[derive(Clone, Copy)]
+struct NatRule {
+    min: u32,
+    period_ns: u64,
+}
+
+impl NatRule {
+    #[inline]
+    fn epoch(self, now: u64) -> u64 {
+        now / self.period_ns.max(1)
+    }
 }
 
 /// The auth-failure tracker. See the module and crate docs.
@@ -609,54 +920,20 @@ struct Open {
 ///    [`SecurityEvent`]s to log.
 /// 6. When idle, call [`poll`](Self::poll) now and then so unanswered
 ///    challenges are judged even without traffic.
+///
+/// On a busy front door, keep one [`Report`] and call
+/// [`observe_into`](Self::observe_into) instead of `observe`: the report's
+/// memory is reused and the common path allocates nothing.
 pub struct Tracker {
-    failed: Option<Counted>,
-    unknown: Option<Counted>,
-    unanswered: Option<Counted>,
-    refused: Option<Counted>,
-    flood: Option<Counted>,
-    lockout: Option<(LockoutRule, ThresholdCounter<(IpAddr, u64)>)>,
-    locks: BanList<(IpAddr, u64)>,
+    rules: Rules,
+    records: BoundedMap<IpAddr, SourceRecord>,
     bans: Arc<BanList<IpAddr>>,
     whitelist: Arc<Whitelist<IpAddr>>,
-    nat: Option<NatState>,
     fold: IpFold,
     hasher: RandomState,
     timeout: Duration,
     max_open: usize,
     open_queue: VecDeque<(Instant, IpAddr)>,
-    open: HashMap<IpAddr, Open>,
-}
-
-/// Distinct successful extensions per source, counted per epoch.
-struct NatState {
-    config: NatConfig,
-    period_ns: u64,
-    /// (source, extension, epoch) → successes; only "was there one" is read.
-    pairs: ThresholdCounter<(IpAddr, u64, u64)>,
-    /// (source, epoch) → distinct extensions that succeeded.
-    distinct: ThresholdCounter<(IpAddr, u64)>,
-}
-
-impl NatState {
-    fn epoch(&self, now: Instant) -> u64 {
-        now.as_nanos() / self.period_ns.max(1)
-    }
-
-    fn success(&self, source: IpAddr, ext: u64, now: Instant) {
-        let epoch = self.epoch(now);
-        if self.pairs.count(&(source, ext, epoch), now) == 0 {
-            self.distinct.record(&(source, epoch), 1, now);
-        }
-        self.pairs.record(&(source, ext, epoch), 1, now);
-    }
-
-    fn shared(&self, source: IpAddr, now: Instant) -> bool {
-        let epoch = self.epoch(now);
-        let min = u64::from(self.config.min_extensions);
-        self.distinct.count(&(source, epoch), now) >= min
-            || (epoch > 0 && self.distinct.count(&(source, epoch - 1), now) >= min)
-    }
 }
 
 impl std::fmt::Debug for Tracker {
@@ -690,6 +967,114 @@ impl TryFrom<TrackerConfig> for Tracker {
     }
 }
 
+/// What one probe of a source's record decided, applied after it.
+#[derive(Clone, Copy, Default)]
+struct Outcome {
+    /// A per-source rule was reached: ban for this reason.
+    ban: Option<BanReason>,
+    /// The extension was locked for the source.
+    locked: bool,
+    /// The extension is locked for the source (checked on requests).
+    is_locked: bool,
+}
+
+/// Which per-source counter.
+#[derive(Clone, Copy)]
+enum Which {
+    Failed,
+    Unknown,
+    Unanswered,
+    Refused,
+    Flood,
+}
+
+/// The rules a probe needs, copied out of the tracker so the record can be
+/// borrowed mutably at the same time.
+#[derive(Clone, Copy)]
+struct Rules {
+    failed: Option<Counted>,
+    unknown: Option<Counted>,
+    unanswered: Option<Counted>,
+    refused: Option<Counted>,
+    flood: Option<Counted>,
+    lockout: Option<(WindowLimit, Duration)>,
+    nat: Option<NatRule>,
+}
+
+impl Rules {
+    const fn get(&self, which: Which) -> Option<&Counted> {
+        match which {
+            Which::Failed => self.failed.as_ref(),
+            Which::Unknown => self.unknown.as_ref(),
+            Which::Unanswered => self.unanswered.as_ref(),
+            Which::Refused => self.refused.as_ref(),
+            Which::Flood => self.flood.as_ref(),
+        }
+    }
+
+    /// Counts one event under `which`; `true` when the source's limit (the
+    /// raised one for a shared address) is reached.
+    #[inline]
+    fn count(&self, rec: &mut SourceRecord, which: Which, now: Instant) -> bool {
+        let Some(c) = self.get(which) else {
+            return false;
+        };
+        let n = now.as_nanos();
+        let held = match which {
+            Which::Failed => rec.failed.total(),
+            Which::Unknown => rec.unknown.total(),
+            Which::Unanswered => rec.unanswered.total(),
+            Which::Refused => rec.refused.total(),
+            Which::Flood => rec.flood.total(),
+        };
+        // Whether the source is shared only matters once this event could
+        // reach the base limit (the weights held, expired ones included,
+        // plus this one): below it, neither limit is reached. This keeps
+        // the NAT epoch (a division) off the common path.
+        let shared = match (self.nat, which) {
+            (Some(nat), Which::Failed | Which::Unknown | Which::Unanswered)
+                if held + 1 >= c.base.limit() =>
+            {
+                rec.nat.shared(nat.epoch(n), nat.min)
+            }
+            _ => false,
+        };
+        let limit = c.limit(shared);
+        let window = match which {
+            Which::Failed => &mut rec.failed,
+            Which::Unknown => &mut rec.unknown,
+            Which::Unanswered => &mut rec.unanswered,
+            Which::Refused => &mut rec.refused,
+            Which::Flood => &mut rec.flood,
+        };
+        let reached = window.hit(1, now, limit);
+        rec.keep_until(n.saturating_add(limit.window_nanos()));
+        reached
+    }
+
+    /// A failed attempt against `ext` (if named): the lockout window, then
+    /// the per-source failed-auth count.
+    #[inline]
+    fn failed(&self, rec: &mut SourceRecord, ext: Option<u64>, now: Instant, out: &mut Outcome) {
+        if let (Some(ext), Some((limit, lock_for))) = (ext, self.lockout) {
+            let n = now.as_nanos();
+            if let Some(l) = rec.lock_window(ext, n, limit.window_nanos()) {
+                if l.window.hit(1, now, limit) {
+                    let until =
+                        n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
+                    l.locked_until = l.locked_until.max(until);
+                    out.locked = true;
+                    rec.keep_until(until);
+                }
+                rec.keep_until(n.saturating_add(limit.window_nanos()));
+            }
+        }
+        if self.count(rec, Which::Failed, now) {
+            out.ban = Some(BanReason::FailedAuth);
+        }
+    }
+}
+
 impl Tracker {
     /// Validates `config` and allocates every table (memory is fixed from
     /// here on).
@@ -720,32 +1105,23 @@ impl Tracker {
             });
         }
         if let Some(n) = &config.nat {
-            if n.min_extensions < 2 || n.factor == 0 || n.period.is_zero() {
+            if n.min_extensions < 2
+                || n.min_extensions > MAX_NAT_MIN_EXTENSIONS
+                || n.factor == 0
+                || n.period.is_zero()
+            {
                 return Err(TrackerError::Config {
                     field: "nat",
-                    problem:
-                        "min_extensions must be at least 2, factor at least 1, period not zero"
-                            .into(),
+                    problem: format!(
+                        "min_extensions must be within 2..={MAX_NAT_MIN_EXTENSIONS}, factor at least 1, period not zero"
+                    ),
                 });
             }
         }
-        let whitelist = bans.whitelist();
-        let fold = config.ipv6_prefix;
-        let cap = config.capacity;
-        let nat = config.nat.as_ref();
+        let factor = config.nat.as_ref().map_or(1, |n| n.factor);
         let counted = |field: &'static str, rule: &Option<Rule>, raise: bool| {
             rule.as_ref()
-                .map(|r| {
-                    check_rule(field, r.limit, r.window)?;
-                    Counted::new(
-                        field,
-                        r,
-                        if raise { nat } else { None },
-                        fold,
-                        cap,
-                        &whitelist,
-                    )
-                })
+                .map(|r| Counted::new(field, r, if raise { factor } else { 1 }))
                 .transpose()
         };
         let failed = counted("failed_auth", &config.failed_auth, true)?;
@@ -756,61 +1132,42 @@ impl Tracker {
         let lockout = match &config.extension_lockout {
             Some(l) => {
                 check_rule("extension_lockout", l.limit, l.window)?;
-                let c = ThresholdConfig::new(l.limit, l.window).with_capacity(cap);
-                let counter = ThresholdCounter::new(c).map_err(|e| TrackerError::Config {
-                    field: "extension_lockout",
-                    problem: e.to_string(),
+                let limit = WindowLimit::new(l.limit, l.window, true).map_err(|e| {
+                    TrackerError::Config {
+                        field: "extension_lockout",
+                        problem: e.to_string(),
+                    }
                 })?;
-                Some((l.clone(), counter))
+                Some((limit, l.lock_for))
             }
             None => None,
         };
-        let locks = BanList::new(BanConfig {
-            capacity: cap,
-            ..BanConfig::default()
-        })
-        .map_err(|e| TrackerError::Config {
+        let records = BoundedMap::new(config.capacity).map_err(|e| TrackerError::Config {
             field: "capacity",
             problem: e.to_string(),
         })?;
-        let nat = match config.nat {
-            Some(n) => {
-                let window = n.period.saturating_mul(2);
-                let mk = |limit: u32| {
-                    ThresholdConfig::new(limit, window)
-                        .with_capacity(cap)
-                        .with_clear_on_reach(false)
-                };
-                let err = |e: pbxsec_ratelimit::Error| TrackerError::Config {
-                    field: "nat",
-                    problem: e.to_string(),
-                };
-                Some(NatState {
-                    period_ns: u64::try_from(n.period.as_nanos()).unwrap_or(u64::MAX),
-                    pairs: ThresholdCounter::new(mk(2)).map_err(err)?,
-                    distinct: ThresholdCounter::new(mk(n.min_extensions)).map_err(err)?,
-                    config: n,
-                })
-            }
-            None => None,
-        };
+        let nat = config.nat.as_ref().map(|n| NatRule {
+            min: n.min_extensions,
+            period_ns: u64::try_from(n.period.as_nanos()).unwrap_or(u64::MAX),
+        });
         Ok(Self {
-            failed,
-            unknown,
-            unanswered,
-            refused,
-            flood,
-            lockout,
-            locks,
+            rules: Rules {
+                failed,
+                unknown,
+                unanswered,
+                refused,
+                flood,
+                lockout,
+                nat,
+            },
+            records,
+            whitelist: bans.whitelist(),
             bans,
-            whitelist,
-            nat,
-            fold: IpFold::new(32, fold),
+            fold: IpFold::new(32, config.ipv6_prefix),
             hasher: RandomState::new(),
             timeout: config.challenge_timeout,
             max_open: config.max_open_challenges,
             open_queue: VecDeque::new(),
-            open: HashMap::new(),
         })
     }
 
@@ -820,10 +1177,18 @@ impl Tracker {
         &self.bans
     }
 
+    /// The keyed hash of an extension (never 0).
+    fn ext_hash(&self, extension: &str) -> u64 {
+        self.hasher.hash_one(extension).max(1)
+    }
+
     /// `true` when `extension` is locked for `source` at `now`.
     pub fn is_locked(&self, source: IpAddr, extension: &str, now: Instant) -> bool {
-        let key = (self.fold.fold_ip(source), self.hasher.hash_one(extension));
-        self.locks.check(&key, now).is_banned()
+        let src = self.fold.fold_ip(source);
+        let ext = self.ext_hash(extension);
+        self.records
+            .get(&src, |r| r.locked(ext, now.as_nanos()))
+            .unwrap_or(false)
     }
 
     /// `true` when `source` counts as a shared (NAT) address at `now`:
@@ -831,7 +1196,12 @@ impl Tracker {
     /// it in the current or previous NAT period.
     pub fn is_shared_address(&self, source: IpAddr, now: Instant) -> bool {
         let src = self.fold.fold_ip(source);
-        self.nat.as_ref().is_some_and(|n| n.shared(src, now))
+        let Some(nat) = self.rules.nat else {
+            return false;
+        };
+        self.records
+            .get(&src, |r| r.nat.shared(nat.epoch(now.as_nanos()), nat.min))
+            .unwrap_or(false)
     }
 
     /// Challenges awaiting an answer.
@@ -839,33 +1209,42 @@ impl Tracker {
         self.open_queue.len()
     }
 
+    /// The most sources tracked at once (the configured capacity × 1.5,
+    /// rounded up to whole buckets).
+    pub fn source_slots(&self) -> usize {
+        self.records.slots()
+    }
+
     /// Judges the challenges whose time ran out (call it now and then when
     /// idle; [`observe`](Self::observe) does it too).
     pub fn poll(&mut self, now: Instant, wall: UnixTime) -> Report {
-        let mut report = Report::new(Decision::Accept);
+        let mut report = Report::new();
         self.expire(now, wall, &mut report);
         report
     }
 
-    fn event(&self, p: &Packet, kind: EventKind, extension: Option<&str>) -> SecurityEvent {
-        let e = SecurityEvent::new(p.wall, kind, Service::Sip)
-            .with_source(p.source)
-            .with_transport(p.transport);
-        match extension {
-            Some(x) => e.with_extension(x),
-            None => e,
-        }
+    /// [`poll`](Self::poll) into a report that is cleared first.
+    pub fn poll_into(&mut self, now: Instant, wall: UnixTime, report: &mut Report) {
+        report.clear();
+        self.expire(now, wall, report);
     }
 
     fn ban(
         &self,
         key: IpAddr,
-        rule: &Rule,
         reason: BanReason,
         now: Instant,
         wall: UnixTime,
         report: &mut Report,
     ) {
+        let rule = match reason {
+            BanReason::FailedAuth => &self.rules.failed,
+            BanReason::UnknownExtension => &self.rules.unknown,
+            BanReason::UnansweredChallenges => &self.rules.unanswered,
+            BanReason::Refused => &self.rules.refused,
+            BanReason::Flood => &self.rules.flood,
+        };
+        let Some(rule) = rule else { return };
         let clock = Frozen { now, wall };
         let text = match reason {
             BanReason::FailedAuth => "too many failed SIP authentications",
@@ -887,31 +1266,8 @@ impl Tracker {
                 duration,
                 reason,
             });
-            report.events.push(
-                SecurityEvent::new(wall, EventKind::Banned, Service::Sip)
-                    .with_source_ip(change.key)
-                    .with_detail(reason.as_str()),
-            );
+            report.ip_event(wall, EventKind::Banned, change.key, Some(reason.as_str()));
         }
-    }
-
-    /// Counts one event for `src` under `which` rule; bans when reached.
-    fn count(
-        &self,
-        which: fn(&Self) -> Option<&Counted>,
-        reason: BanReason,
-        src: IpAddr,
-        p: &Packet,
-        report: &mut Report,
-    ) -> bool {
-        let Some(c) = which(self) else { return false };
-        let shared = || self.nat.as_ref().is_some_and(|n| n.shared(src, p.now));
-        if c.record(&src, p.now, shared) {
-            self.ban(src, &c.rule, reason, p.now, p.wall, report);
-            report.set_response(Decision::DropSilently);
-            return true;
-        }
-        false
     }
 
     fn expire(&mut self, now: Instant, wall: UnixTime, report: &mut Report) {
@@ -920,151 +1276,114 @@ impl Tracker {
                 break;
             }
             self.open_queue.pop_front();
-            let unanswered = match self.open.get_mut(&src) {
-                Some(o) => {
-                    o.open = o.open.saturating_sub(1);
-                    let un = if o.answered > 0 {
-                        o.answered -= 1;
-                        false
-                    } else {
-                        true
-                    };
-                    if o.open == 0 {
-                        self.open.remove(&src);
-                    }
-                    un
+            let rules = &self.rules;
+            let sent = deadline
+                .as_nanos()
+                .saturating_sub(u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX));
+            // The record may have been evicted meanwhile (its challenges
+            // are then forgotten, like its counts, also when the source has
+            // a new record since).
+            let judged = self.records.get_mut(&src, |r| {
+                if r.open == 0 || sent < r.since {
+                    return None;
                 }
-                None => false,
-            };
-            if unanswered {
-                report.events.push(
-                    SecurityEvent::new(wall, EventKind::ChallengeUnanswered, Service::Sip)
-                        .with_source_ip(src),
-                );
-                if let Some(c) = &self.unanswered {
-                    let shared = || self.nat.as_ref().is_some_and(|n| n.shared(src, now));
-                    if c.record(&src, now, shared) {
-                        self.ban(
-                            src,
-                            &c.rule,
-                            BanReason::UnansweredChallenges,
-                            now,
-                            wall,
-                            report,
-                        );
-                    }
+                r.open -= 1;
+                if r.answered > 0 {
+                    r.answered -= 1;
+                    return None;
+                }
+                Some(rules.count(r, Which::Unanswered, now))
+            });
+            if let Some(Some(reached)) = judged {
+                report.ip_event(wall, EventKind::ChallengeUnanswered, src, None);
+                if reached {
+                    self.ban(src, BanReason::UnansweredChallenges, now, wall, report);
                 }
             }
         }
-    }
-
-    fn answered(&mut self, src: IpAddr) {
-        if let Some(o) = self.open.get_mut(&src) {
-            if o.answered < o.open {
-                o.answered += 1;
-            }
-        }
-    }
-
-    /// A failed attempt against `extension` (if named) from `src`.
-    fn failed(&mut self, src: IpAddr, extension: Option<&str>, p: &Packet, report: &mut Report) {
-        if let (Some(ext), Some((rule, counter))) = (extension, &self.lockout) {
-            let key = (src, self.hasher.hash_one(ext));
-            if counter.record(&key, 1, p.now).is_reached() {
-                let clock = Frozen {
-                    now: p.now,
-                    wall: p.wall,
-                };
-                if let BanOutcome::Banned(_) = self.locks.ban_for(
-                    &key,
-                    rule.lock_for,
-                    "failed registrations",
-                    "sip-extension-lockout",
-                    &clock,
-                ) {
-                    report.decisions.push(Decision::LockExtension {
-                        source: src,
-                        extension: ext.to_owned(),
-                        duration: rule.lock_for,
-                    });
-                    report
-                        .events
-                        .push(self.event(p, EventKind::ExtensionLocked, Some(ext)));
-                    report.set_response(Decision::Respond(Reject {
-                        reason: RejectReason::Forbidden,
-                        retry_after: Some(rule.lock_for),
-                    }));
-                }
-            }
-        }
-        self.count(|t| t.failed.as_ref(), BanReason::FailedAuth, src, p, report);
     }
 
     /// Feeds one observation and returns what to do. See [`Tracker`] for
     /// the order of calls.
     pub fn observe(&mut self, p: &Packet, seen: Seen<'_>) -> Report {
+        let mut report = Report::new();
+        self.observe_into(p, seen, &mut report);
+        report
+    }
+
+    /// [`observe`](Self::observe) into a report that is cleared first and
+    /// whose memory is reused: one hash and one probe of the source's record
+    /// (plus the ban list check), and no allocation on the common path once
+    /// the report has been used.
+    pub fn observe_into(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
+        report.clear();
         let src = self.fold.fold_ip(p.source.ip());
-        let mut report = Report::new(Decision::Accept);
-        self.expire(p.now, p.wall, &mut report);
+        self.expire(p.now, p.wall, report);
         if self.bans.check(&src, p.now).is_banned() {
             report.set_response(Decision::DropSilently);
-            return report;
+            return;
         }
         let listed = self.whitelist.contains(&src);
         let forbidden = Decision::Respond(Reject {
             reason: RejectReason::Forbidden,
             retry_after: None,
         });
+        let rules = &self.rules;
+        let now = p.now;
         match seen {
             Seen::Request { extension } => {
-                if !listed {
-                    self.count(|t| t.flood.as_ref(), BanReason::Flood, src, p, &mut report);
+                if listed {
+                    return;
                 }
-                if let Some(ext) = extension {
-                    if report.response() == &Decision::Accept && self.is_locked(src, ext, p.now) {
-                        report.set_response(forbidden);
-                        report.events.push(
-                            self.event(p, EventKind::RequestNotAllowed, Some(ext))
-                                .with_detail("extension locked for this source"),
-                        );
+                let ext = match (extension, self.rules.lockout) {
+                    (Some(x), Some(_)) => Some(self.ext_hash(x)),
+                    _ => None,
+                };
+                let probe = |r: &mut SourceRecord| {
+                    let mut out = Outcome::default();
+                    if rules.count(r, Which::Flood, now) {
+                        out.ban = Some(BanReason::Flood);
+                    } else if let Some(ext) = ext {
+                        out.is_locked = r.locked(ext, now.as_nanos());
                     }
+                    out
+                };
+                let out = if rules.flood.is_some() {
+                    self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
+                        probe(r)
+                    })
+                } else if ext.is_some() {
+                    self.records.get_mut(&src, probe).unwrap_or_default()
+                } else {
+                    return;
+                };
+                if let Some(reason) = out.ban {
+                    self.ban(src, reason, now, p.wall, report);
+                    report.set_response(Decision::DropSilently);
+                } else if out.is_locked {
+                    report.set_response(forbidden);
+                    report.packet_event(p, EventKind::RequestNotAllowed, extension);
+                    report.detail("extension locked for this source");
                 }
             }
             Seen::ChallengeSent => {
-                report
-                    .events
-                    .push(self.event(p, EventKind::ChallengeSent, None));
-                if !listed && self.unanswered.is_some() {
-                    self.open_queue.push_back((p.now + self.timeout, src));
-                    self.open.entry(src).or_default().open += 1;
-                    self.expire(p.now, p.wall, &mut report);
+                report.packet_event(p, EventKind::ChallengeSent, None);
+                if !listed && rules.unanswered.is_some() {
+                    self.open_queue.push_back((now + self.timeout, src));
+                    self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
+                        r.open = r.open.saturating_add(1);
+                    });
+                    self.expire(now, p.wall, report);
                 }
             }
             Seen::Credentials { extension, outcome } => {
-                self.answered(src);
-                report
-                    .events
-                    .push(self.event(p, outcome.event_kind(), Some(extension)));
+                report.packet_event(p, outcome.event_kind(), Some(extension));
                 let response = match outcome {
-                    DigestOutcome::Ok { .. } => {
-                        if let Some(n) = &self.nat {
-                            n.success(src, self.hasher.hash_one(extension), p.now);
-                        }
-                        Decision::Accept
-                    }
+                    DigestOutcome::Ok { .. } => Decision::Accept,
                     DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
-                    DigestOutcome::UnknownUser => {
-                        if !listed {
-                            self.count(
-                                |t| t.unknown.as_ref(),
-                                BanReason::UnknownExtension,
-                                src,
-                                p,
-                                &mut report,
-                            );
-                        }
-                        Decision::Challenge { stale: false }
-                    }
+                    DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
                     DigestOutcome::Malformed(_)
                     | DigestOutcome::RealmMismatch
                     | DigestOutcome::UriMismatch => Decision::Respond(Reject {
@@ -1073,29 +1392,73 @@ impl Tracker {
                     }),
                     _ => Decision::Challenge { stale: false },
                 };
-                if report.response() == &Decision::Accept {
-                    report.set_response(response);
+                report.set_response(response);
+                if listed {
+                    return;
                 }
-                if !outcome.is_ok()
+                let failure = !outcome.is_ok()
                     && outcome != DigestOutcome::StaleNonce
-                    && outcome != DigestOutcome::UnknownUser
-                    && !listed
-                {
-                    self.failed(src, Some(extension), p, &mut report);
-                }
+                    && outcome != DigestOutcome::UnknownUser;
+                let needs_ext = (outcome.is_ok() && rules.nat.is_some())
+                    || (failure && rules.lockout.is_some());
+                let ext = needs_ext.then(|| self.ext_hash(extension));
+                let probe = |r: &mut SourceRecord| {
+                    if r.answered < r.open {
+                        r.answered += 1;
+                    }
+                    let mut out = Outcome::default();
+                    if outcome.is_ok() {
+                        if let (Some(nat), Some(ext)) = (rules.nat, ext) {
+                            let n = now.as_nanos();
+                            let epoch = nat.epoch(n);
+                            r.nat.success(epoch, (ext >> 32) as u32 | 1, nat.min);
+                            r.keep_until(epoch.saturating_add(2).saturating_mul(nat.period_ns));
+                        }
+                    } else if outcome == DigestOutcome::UnknownUser {
+                        if rules.count(r, Which::Unknown, now) {
+                            out.ban = Some(BanReason::UnknownExtension);
+                        }
+                    } else if failure {
+                        rules.failed(r, ext, now, &mut out);
+                    }
+                    out
+                };
+                let creates = (outcome.is_ok() && rules.nat.is_some())
+                    || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
+                    || (failure && (rules.failed.is_some() || rules.lockout.is_some()));
+                let out = if creates {
+                    self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
+                        probe(r)
+                    })
+                } else {
+                    self.records.get_mut(&src, probe).unwrap_or_default()
+                };
+                self.apply(src, Some(extension), out, p, report);
             }
             Seen::UnreadableCredentials { extension } => {
-                self.answered(src);
                 report.set_response(Decision::Respond(Reject {
                     reason: RejectReason::BadRequest,
                     retry_after: None,
                 }));
-                report
-                    .events
-                    .push(self.event(p, EventKind::RequestBadFormat, extension));
-                if !listed {
-                    self.failed(src, extension, p, &mut report);
+                report.packet_event(p, EventKind::RequestBadFormat, extension);
+                if listed {
+                    return;
                 }
+                let ext = match (extension, rules.lockout) {
+                    (Some(x), Some(_)) => Some(self.ext_hash(x)),
+                    _ => None,
+                };
+                let out = self.records.entry_mut(&src, now, |r, found| {
+                    r.created(found, now);
+                    if r.answered < r.open {
+                        r.answered += 1;
+                    }
+                    let mut out = Outcome::default();
+                    rules.failed(r, ext, now, &mut out);
+                    out
+                });
+                self.apply(src, extension, out, p, report);
             }
             Seen::AddressNotAllowed { extension } | Seen::UserAgentNotAllowed { extension } => {
                 let kind = if matches!(seen, Seen::AddressNotAllowed { .. }) {
@@ -1104,24 +1467,52 @@ impl Tracker {
                     EventKind::RequestNotAllowed
                 };
                 report.set_response(forbidden);
-                report.events.push(self.event(p, kind, Some(extension)));
-                if !listed {
-                    self.count(
-                        |t| t.refused.as_ref(),
-                        BanReason::Refused,
-                        src,
-                        p,
-                        &mut report,
-                    );
+                report.packet_event(p, kind, Some(extension));
+                if !listed && rules.refused.is_some() {
+                    let reached = self.records.entry_mut(&src, now, |r, found| {
+                        r.created(found, now);
+                        rules.count(r, Which::Refused, now)
+                    });
+                    if reached {
+                        self.ban(src, BanReason::Refused, now, p.wall, report);
+                        report.set_response(Decision::DropSilently);
+                    }
                 }
             }
             Seen::ForeignDomain => {
                 report.set_response(Decision::DropSilently);
-                report
-                    .events
-                    .push(self.event(p, EventKind::UnknownDomain, None));
+                report.packet_event(p, EventKind::UnknownDomain, None);
             }
         }
-        report
+    }
+
+    /// Applies what a probe decided: the lock (403 with `Retry-After`),
+    /// then the ban (`DropSilently`).
+    fn apply(
+        &self,
+        src: IpAddr,
+        extension: Option<&str>,
+        out: Outcome,
+        p: &Packet,
+        report: &mut Report,
+    ) {
+        if out.locked {
+            if let (Some(ext), Some((_, lock_for))) = (extension, self.rules.lockout) {
+                report.decisions.push(Decision::LockExtension {
+                    source: src,
+                    extension: ext.to_owned(),
+                    duration: lock_for,
+                });
+                report.packet_event(p, EventKind::ExtensionLocked, Some(ext));
+                report.set_response(Decision::Respond(Reject {
+                    reason: RejectReason::Forbidden,
+                    retry_after: Some(lock_for),
+                }));
+            }
+        }
+        if let Some(reason) = out.ban {
+            self.ban(src, reason, p.now, p.wall, report);
+            report.set_response(Decision::DropSilently);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Auth-failure tracker scenarios, driven by `ManualClock`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -689,5 +690,116 @@ mod model {
             prop_assert_eq!(got, expected);
             prop_assert_eq!(sim.tracker.open_challenges(), 0);
         }
+    }
+}
+
+#[test]
+fn lockout_overflow_keeps_locks_and_still_counts_per_source() {
+    // Lockout 5 / 10 min per extension; per source 20 failed auths.
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let src = "203.0.113.50:5060";
+    let ip: IpAddr = "203.0.113.50".parse().unwrap();
+    // Three extensions locked (5 failures each), one inline slot left.
+    for ext in ["2001", "2002", "2003"] {
+        for _ in 0..5 {
+            sim.register(src, ext, DigestOutcome::WrongPassword);
+        }
+        assert!(sim.tracker.is_locked(ip, ext, sim.clock.now()), "{ext}");
+    }
+    assert!(!sim.banned("203.0.113.50"));
+    // A fourth and a fifth extension, failing in turn: 15 + 4 failures so
+    // far, the 20th bans the source whatever the per-extension slots hold.
+    let mut banned_at = None;
+    for n in 0..4 {
+        let ext = if n % 2 == 0 { "2004" } else { "2005" };
+        let r = sim.register(src, ext, DigestOutcome::WrongPassword);
+        if !bans(&r).is_empty() {
+            banned_at = Some(n);
+        }
+    }
+    // The locks in force were kept.
+    for ext in ["2001", "2002", "2003"] {
+        assert!(sim.tracker.is_locked(ip, ext, sim.clock.now()), "{ext}");
+    }
+    assert_eq!(banned_at, None, "15 + 4 = 19 failures: not yet");
+    let r = sim.register(src, "2006", DigestOutcome::WrongPassword);
+    assert_eq!(bans(&r).len(), 1, "the 20th failure bans: {r:?}");
+}
+
+#[test]
+fn observe_into_reuses_the_report_and_decides_as_observe() {
+    let mut a = Sim::new(TrackerConfig::yeastar());
+    let mut b = Tracker::new(TrackerConfig::yeastar()).unwrap();
+    let mut report = Report::new();
+    for i in 0..40u16 {
+        let src = format!("192.0.2.{}:5060", i % 3);
+        let ext = format!("{}", 1000 + i % 2);
+        for seen in [
+            Seen::Request {
+                extension: Some(&ext),
+            },
+            Seen::ChallengeSent,
+            Seen::Credentials {
+                extension: &ext,
+                outcome: DigestOutcome::WrongPassword,
+            },
+        ] {
+            let p = a.packet(&src);
+            let expected = a.tracker.observe(&p, seen);
+            b.observe_into(&p, seen, &mut report);
+            assert_eq!(report, expected, "step {i}");
+        }
+        a.advance(10);
+    }
+}
+
+#[test]
+fn nat_min_extensions_is_bounded() {
+    let mut c = TrackerConfig::portsip();
+    if let Some(n) = c.nat.as_mut() {
+        n.min_extensions = 9;
+    }
+    let err = Tracker::new(c).unwrap_err();
+    assert!(err.to_string().contains("nat"), "{err}");
+}
+
+#[test]
+fn evicted_sources_are_never_banned_early_for_unanswered_challenges() {
+    // A table of 4 slots for 24 sources, each sending a challenge every
+    // 7 s that is never answered: records (with their open challenges) are
+    // evicted again and again. A ban must never come before the source
+    // really had `limit` unanswered challenges within the window.
+    let mut config = TrackerConfig {
+        unanswered_challenge: Some(Rule::new(
+            3,
+            Duration::from_secs(600),
+            Duration::from_secs(60),
+        )),
+        capacity: 1,
+        ..TrackerConfig::default()
+    };
+    config.nat = None;
+    let mut sim = Sim::new(config);
+    assert!(sim.tracker.source_slots() <= 8);
+    let mut sent: HashMap<IpAddr, Vec<u64>> = HashMap::new();
+    let timeout = 32;
+    for step in 0..400u64 {
+        let i = (step * 7) % 24;
+        let ip: IpAddr = format!("192.0.2.{}", 10 + i).parse().unwrap();
+        let r = sim.see(&format!("{ip}:5060"), Seen::ChallengeSent);
+        sent.entry(ip).or_default().push(step);
+        let now_s = step;
+        for d in bans(&r) {
+            if let Decision::Ban { key, .. } = d {
+                // Challenges of that source whose deadline has passed and
+                // that fell within the window.
+                let due = sent[key]
+                    .iter()
+                    .filter(|&&t| t + timeout <= now_s && now_s - (t + timeout) < 600)
+                    .count();
+                assert!(due >= 3, "{key} banned at {now_s} s with {due} unanswered");
+            }
+        }
+        sim.advance(1);
     }
 }
