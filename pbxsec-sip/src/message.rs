@@ -439,7 +439,11 @@ impl<'a> Message<'a> {
                             (i, HeaderName::classify(input, pos, name_end - pos))
                         }
                     };
-                    let Some(nl) = text::find_byte(input, i + 1, b'\n') else {
+                    let Some(nl) = input
+                        .get(i + 1..)
+                        .and_then(|r| memchr(b'\n', r))
+                        .map(|p| p + i + 1)
+                    else {
                         return Err(line_error(input, pos, limits));
                     };
                     let end = if input.get(nl - 1) == Some(&b'\r') {

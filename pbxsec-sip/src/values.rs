@@ -210,6 +210,26 @@ impl<'a> Uri<'a> {
         Self::parse_at(s, 0, HeaderName::Other)
     }
 
+    /// The user part of a URI as [`Uri::parse_at`] would split it, without
+    /// reading the rest (see [`NameAddr::parse_user`]).
+    #[inline]
+    fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
+        let Some(colon) = crate::message::scheme_len(s) else {
+            return Err(bad(header, at, ValueProblem::BadUri));
+        };
+        let scheme = sub(s, 0, colon);
+        if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
+            return Ok(None);
+        }
+        let opaque = from(s, colon + 1);
+        let ob = opaque.as_bytes();
+        let Some(at_sign) = memchr::memchr(b'@', ob) else {
+            return Ok(None);
+        };
+        let end = memchr::memchr(b':', ob.get(..at_sign).unwrap_or_default()).unwrap_or(at_sign);
+        Ok(Some(sub(opaque, 0, end)))
+    }
+
     pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let Some(colon) = crate::message::scheme_len(s) else {
             return Err(bad(header, at, ValueProblem::BadUri));
@@ -423,7 +443,6 @@ impl<'a> NameAddr<'a> {
     pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let (s, cut) = trim(s);
         let at = at + cut;
-        let b = s.as_bytes();
         if s.is_empty() {
             return Err(bad(header, at, ValueProblem::Empty));
         }
@@ -446,6 +465,61 @@ impl<'a> NameAddr<'a> {
                 params: Params::new("", at + 1, header),
             });
         }
+        let NameAddrSplit {
+            display_name,
+            uri: uri_s,
+            uri_at,
+            rest,
+            rest_at,
+        } = Self::split(s, at, header)?;
+        let uri = Uri::parse_at(uri_s, uri_at, header)?;
+        let params = Params::new(rest, rest_at, header);
+        let mut tag = None;
+        each_param(&params, |p| {
+            if tag.is_none() && p.name.eq_ignore_ascii_case("tag") {
+                tag = p.value;
+            }
+        })?;
+        Ok(Self {
+            display_name,
+            uri,
+            tag,
+            params,
+        })
+    }
+
+    /// Only the URI's user part of one name-addr / addr-spec value: the
+    /// display name and the `<...>` are read exactly as [`NameAddr::parse`]
+    /// reads them, then the URI only up to its user part (`sip:` / `sips:`
+    /// user before `@`, `None` for other schemes, no user or `*`). The
+    /// header parameters and the URI's host, port and parameters are not
+    /// read. Whenever [`NameAddr::parse`] succeeds this returns its
+    /// [`NameAddr::user`]; it fails only where [`NameAddr::parse`] fails (it
+    /// may succeed on a value whose host or parameters are malformed).
+    ///
+    /// # Errors
+    /// [`Error::Header`] saying what is wrong and where.
+    pub fn parse_user(s: &'a str) -> Result<Option<&'a str>> {
+        Self::user_at(s, 0, HeaderName::Other)
+    }
+
+    pub(crate) fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
+        let (s, cut) = trim(s);
+        let at = at + cut;
+        if s.is_empty() {
+            return Err(bad(header, at, ValueProblem::Empty));
+        }
+        if s == "*" {
+            return Ok(None);
+        }
+        let split = Self::split(s, at, header)?;
+        Uri::user_at(split.uri, split.uri_at, header)
+    }
+
+    /// Display name, URI and what follows, of a trimmed, non-empty value other than `*`.
+    #[inline]
+    fn split(s: &'a str, at: usize, header: HeaderName) -> Result<NameAddrSplit<'a>> {
+        let b = s.as_bytes();
         let mut display_name = None;
         let lt = if b.first() == Some(&b'"') {
             let q = quote_end(s, 0).ok_or(bad(header, at, ValueProblem::UnterminatedQuote))?;
@@ -493,21 +567,23 @@ impl<'a> NameAddr<'a> {
             }
             (u, at, from(s, end), at + end)
         };
-        let uri = Uri::parse_at(uri_s, uri_at, header)?;
-        let params = Params::new(rest, rest_at, header);
-        let mut tag = None;
-        each_param(&params, |p| {
-            if tag.is_none() && p.name.eq_ignore_ascii_case("tag") {
-                tag = p.value;
-            }
-        })?;
-        Ok(Self {
+        Ok(NameAddrSplit {
             display_name,
-            uri,
-            tag,
-            params,
+            uri: uri_s,
+            uri_at,
+            rest,
+            rest_at,
         })
     }
+}
+
+/// A name-addr cut before its URI is parsed.
+struct NameAddrSplit<'a> {
+    display_name: Option<DisplayName<'a>>,
+    uri: &'a str,
+    uri_at: usize,
+    rest: &'a str,
+    rest_at: usize,
 }
 
 /// One Via value.
@@ -542,6 +618,26 @@ impl<'a> Via<'a> {
     }
 
     pub(crate) fn parse_at(s: &'a str, at: usize) -> Result<Self> {
+        let head = Self::head(s, at)?;
+        Self::rest(s, at, head)
+    }
+
+    /// Only the sent-by host and port of one Via value: the protocol,
+    /// transport and sent-by are checked exactly as [`Via::parse`] checks
+    /// them, the parameters after them are not read. Whenever [`Via::parse`]
+    /// succeeds this returns its `host` and `port`; it fails only where
+    /// [`Via::parse`] fails (it may succeed on a value whose parameters are
+    /// malformed).
+    ///
+    /// # Errors
+    /// [`Error::Header`] saying what is wrong and where.
+    pub fn parse_sent_by(s: &'a str) -> Result<(&'a str, Option<u16>)> {
+        Self::head(s, 0).map(|h| (h.host, h.port))
+    }
+
+    /// Protocol, transport and sent-by; where the parameters start.
+    #[inline]
+    fn head(s: &'a str, at: usize) -> Result<ViaHead<'a>> {
         const H: HeaderName = HeaderName::Via;
         let b = s.as_bytes();
         let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
@@ -560,42 +656,6 @@ impl<'a> Via<'a> {
         if hs == e && hs < s.len() {
             return Err(proto_err(e));
         }
-        Self::rest(s, at, (name, version), transport, hs)
-    }
-
-    /// The general `name / version / ` part (LWS allowed around the slashes):
-    /// name, version and where the transport starts.
-    fn protocol(s: &'a str, at: usize) -> Result<(&'a str, &'a str, usize)> {
-        const H: HeaderName = HeaderName::Via;
-        let b = s.as_bytes();
-        let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
-        let i0 = skip_lws(s, 0);
-        let e = token_end(s, i0);
-        let name = sub(s, i0, e);
-        let i = skip_lws(s, e);
-        if e == i0 || b.get(i) != Some(&b'/') {
-            return Err(proto_err(i));
-        }
-        let i = skip_lws(s, i + 1);
-        let e = token_end(s, i);
-        let version = sub(s, i, e);
-        let j = skip_lws(s, e);
-        if e == i || b.get(j) != Some(&b'/') {
-            return Err(proto_err(j));
-        }
-        Ok((name, version, skip_lws(s, j + 1)))
-    }
-
-    /// sent-by and parameters, from `hs` on.
-    fn rest(
-        s: &'a str,
-        at: usize,
-        protocol: (&'a str, &'a str),
-        transport: &'a str,
-        hs: usize,
-    ) -> Result<Self> {
-        const H: HeaderName = HeaderName::Via;
-        let b = s.as_bytes();
         let mut he = hs;
         if b.get(hs) == Some(&b'[') {
             while b.get(he).is_some_and(|&c| c != b']') {
@@ -629,6 +689,48 @@ impl<'a> Via<'a> {
         } else {
             None
         };
+        Ok(ViaHead {
+            protocol: (name, version),
+            transport,
+            host,
+            port,
+            params_at: pe,
+        })
+    }
+
+    /// The general `name / version / ` part (LWS allowed around the slashes):
+    /// name, version and where the transport starts.
+    fn protocol(s: &'a str, at: usize) -> Result<(&'a str, &'a str, usize)> {
+        const H: HeaderName = HeaderName::Via;
+        let b = s.as_bytes();
+        let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
+        let i0 = skip_lws(s, 0);
+        let e = token_end(s, i0);
+        let name = sub(s, i0, e);
+        let i = skip_lws(s, e);
+        if e == i0 || b.get(i) != Some(&b'/') {
+            return Err(proto_err(i));
+        }
+        let i = skip_lws(s, i + 1);
+        let e = token_end(s, i);
+        let version = sub(s, i, e);
+        let j = skip_lws(s, e);
+        if e == i || b.get(j) != Some(&b'/') {
+            return Err(proto_err(j));
+        }
+        Ok((name, version, skip_lws(s, j + 1)))
+    }
+
+    /// The parameters after the sent-by.
+    fn rest(s: &'a str, at: usize, head: ViaHead<'a>) -> Result<Self> {
+        const H: HeaderName = HeaderName::Via;
+        let ViaHead {
+            protocol,
+            transport,
+            host,
+            port,
+            params_at: pe,
+        } = head;
         let params = Params::new(from(s, pe), at + pe, H);
         let (mut branch, mut received, mut rport) = (None, None, None);
         let mut bad_rport = false;
@@ -663,6 +765,15 @@ impl<'a> Via<'a> {
             params,
         })
     }
+}
+
+/// What precedes a Via's parameters.
+struct ViaHead<'a> {
+    protocol: (&'a str, &'a str),
+    transport: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+    params_at: usize,
 }
 
 /// A CSeq value.
@@ -712,6 +823,25 @@ impl<'a> Message<'a> {
         Via::parse_at(v, at + off)
     }
 
+    /// The sent-by host and port of the topmost Via, without reading its
+    /// parameters (see [`Via::parse_sent_by`]): the same answer as
+    /// [`Message::via`] whenever that succeeds, for callers that need only
+    /// the sender's address.
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when
+    /// its protocol, transport or sent-by is malformed.
+    pub fn via_sent_by(&self) -> Result<(&'a str, Option<u16>)> {
+        let (value, at) = self.required_value(HeaderName::Via)?;
+        let h = if text::find_byte(value.as_bytes(), 0, b',').is_none() {
+            Via::head(value, at)?
+        } else {
+            let (v, off) = CommaSplit::new(value).next().unwrap_or(("", 0));
+            Via::head(v, at + off)?
+        };
+        Ok((h.host, h.port))
+    }
+
     /// Every Via value, topmost first (all Via headers, each comma-separated value).
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>>> + use<'a> {
         self.get_all(HeaderName::Via).flat_map(|h| {
@@ -726,6 +856,18 @@ impl<'a> Message<'a> {
     pub fn from(&self) -> Result<NameAddr<'a>> {
         let (value, at) = self.required_value(HeaderName::From)?;
         NameAddr::parse_at(value, at, HeaderName::From)
+    }
+
+    /// The From URI's user part (the extension, for a PBX), without parsing
+    /// the rest of the value (see [`NameAddr::parse_user`]): the same answer
+    /// as `Message::from()?.user()` whenever that succeeds.
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when absent, [`Error::Header`] when the
+    /// display name, the `<...>` or the URI scheme is malformed.
+    pub fn from_user(&self) -> Result<Option<&'a str>> {
+        let (value, at) = self.required_value(HeaderName::From)?;
+        NameAddr::user_at(value, at, HeaderName::From)
     }
 
     /// The To value (`t`).
