@@ -833,12 +833,20 @@ impl<'a> Message<'a> {
     /// its protocol, transport or sent-by is malformed.
     pub fn via_sent_by(&self) -> Result<(&'a str, Option<u16>)> {
         let (value, at) = self.required_value(HeaderName::Via)?;
-        let h = if text::find_byte(value.as_bytes(), 0, b',').is_none() {
-            Via::head(value, at)?
-        } else {
-            let (v, off) = CommaSplit::new(value).next().unwrap_or(("", 0));
-            Via::head(v, at + off)?
-        };
+        // Read the head of the whole value: when no comma comes before the
+        // parameters, the first comma-separated element starts with the
+        // same bytes up to there, so its head is the same (the head never
+        // looks past `params_at` except for a `:` before a port, which would
+        // have put `params_at` after it). Otherwise (or on an error, to
+        // report it as `via()` does) split first as `via()` does.
+        if let Ok(h) = Via::head(value, at) {
+            let before = value.as_bytes().get(..h.params_at).unwrap_or_default();
+            if !before.contains(&b',') {
+                return Ok((h.host, h.port));
+            }
+        }
+        let (v, off) = CommaSplit::new(value).next().unwrap_or(("", 0));
+        let h = Via::head(v, at + off)?;
         Ok((h.host, h.port))
     }
 
