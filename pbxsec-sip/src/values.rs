@@ -678,7 +678,15 @@ impl<'a> Via<'a> {
             }
         }
         let hostport: &str = sub(s, hs, he);
-        let (host, _) = split_host_port(hostport, at + hs, H)?;
+        // A name or IPv4 address holds no `:` (the loop above stopped at
+        // it): only a bracketed IPv6 reference needs splitting.
+        let host = if hostport.is_empty() {
+            return Err(bad(H, at + hs, ValueProblem::BadUri));
+        } else if b.get(hs) == Some(&b'[') {
+            split_host_port(hostport, at + hs, H)?.0
+        } else {
+            hostport
+        };
         let port = if pe > he {
             let p = sub(s, skip_lws(s, pj + 1), pe);
             Some(
