@@ -49,5 +49,19 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(params.find("username"), expected);
     }
+    // The narrow readers give the full parsers' answer when those succeed,
+    // and fail only with the full parsers' error.
+    let (from, from_user) = (m.from(), m.from_user());
+    match (&from, &from_user) {
+        (Ok(f), _) => assert_eq!(from_user, Ok(f.user())),
+        (Err(e), Err(n)) => assert_eq!(e, n),
+        (Err(_), Ok(_)) => {}
+    }
+    let (via, sent_by) = (m.via(), m.via_sent_by());
+    match (&via, &sent_by) {
+        (Ok(v), _) => assert_eq!(sent_by, Ok((v.host, v.port))),
+        (Err(e), Err(n)) => assert_eq!(e, n),
+        (Err(_), Ok(_)) => {}
+    }
     let _ = SIGNATURES.get_or_init(Signatures::default_scanners).check(&m);
 });

@@ -422,6 +422,16 @@ impl<'a> Message<'a> {
                     // The common case in one forward pass: a token name, optional
                     // SP/HTAB, the colon, then the line feed. Anything else is an
                     // error, reported by `line_error` exactly as written.
+                    // The line feed is searched from the line start, so the
+                    // search does not wait for the name: the name, blanks and
+                    // colon hold no line feed, so it is the same one.
+                    let Some(nl) = input
+                        .get(pos..)
+                        .and_then(|r| memchr(b'\n', r))
+                        .map(|p| p + pos)
+                    else {
+                        return Err(line_error(input, pos, limits));
+                    };
                     let (i, kind) = match short_name(input, pos) {
                         Some(found) => found,
                         None => {
@@ -438,9 +448,6 @@ impl<'a> Message<'a> {
                             }
                             (i, HeaderName::classify(input, pos, name_end - pos))
                         }
-                    };
-                    let Some(nl) = text::find_byte(input, i + 1, b'\n') else {
-                        return Err(line_error(input, pos, limits));
                     };
                     let end = if input.get(nl - 1) == Some(&b'\r') {
                         nl - 1

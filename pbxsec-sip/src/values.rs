@@ -210,6 +210,26 @@ impl<'a> Uri<'a> {
         Self::parse_at(s, 0, HeaderName::Other)
     }
 
+    /// The user part of a URI as [`Uri::parse_at`] would split it, without
+    /// reading the rest (see [`NameAddr::parse_user`]).
+    #[inline]
+    fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
+        let Some(colon) = crate::message::scheme_len(s) else {
+            return Err(bad(header, at, ValueProblem::BadUri));
+        };
+        let scheme = sub(s, 0, colon);
+        if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
+            return Ok(None);
+        }
+        let opaque = from(s, colon + 1);
+        let ob = opaque.as_bytes();
+        let Some(at_sign) = memchr::memchr(b'@', ob) else {
+            return Ok(None);
+        };
+        let end = memchr::memchr(b':', ob.get(..at_sign).unwrap_or_default()).unwrap_or(at_sign);
+        Ok(Some(sub(opaque, 0, end)))
+    }
+
     pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let Some(colon) = crate::message::scheme_len(s) else {
             return Err(bad(header, at, ValueProblem::BadUri));
@@ -423,7 +443,6 @@ impl<'a> NameAddr<'a> {
     pub(crate) fn parse_at(s: &'a str, at: usize, header: HeaderName) -> Result<Self> {
         let (s, cut) = trim(s);
         let at = at + cut;
-        let b = s.as_bytes();
         if s.is_empty() {
             return Err(bad(header, at, ValueProblem::Empty));
         }
@@ -446,6 +465,61 @@ impl<'a> NameAddr<'a> {
                 params: Params::new("", at + 1, header),
             });
         }
+        let NameAddrSplit {
+            display_name,
+            uri: uri_s,
+            uri_at,
+            rest,
+            rest_at,
+        } = Self::split(s, at, header)?;
+        let uri = Uri::parse_at(uri_s, uri_at, header)?;
+        let params = Params::new(rest, rest_at, header);
+        let mut tag = None;
+        each_param(&params, |p| {
+            if tag.is_none() && p.name.eq_ignore_ascii_case("tag") {
+                tag = p.value;
+            }
+        })?;
+        Ok(Self {
+            display_name,
+            uri,
+            tag,
+            params,
+        })
+    }
+
+    /// Only the URI's user part of one name-addr / addr-spec value: the
+    /// display name and the `<...>` are read exactly as [`NameAddr::parse`]
+    /// reads them, then the URI only up to its user part (`sip:` / `sips:`
+    /// user before `@`, `None` for other schemes, no user or `*`). The
+    /// header parameters and the URI's host, port and parameters are not
+    /// read. Whenever [`NameAddr::parse`] succeeds this returns its
+    /// [`NameAddr::user`]; it fails only where [`NameAddr::parse`] fails (it
+    /// may succeed on a value whose host or parameters are malformed).
+    ///
+    /// # Errors
+    /// [`Error::Header`] saying what is wrong and where.
+    pub fn parse_user(s: &'a str) -> Result<Option<&'a str>> {
+        Self::user_at(s, 0, HeaderName::Other)
+    }
+
+    pub(crate) fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
+        let (s, cut) = trim(s);
+        let at = at + cut;
+        if s.is_empty() {
+            return Err(bad(header, at, ValueProblem::Empty));
+        }
+        if s == "*" {
+            return Ok(None);
+        }
+        let split = Self::split(s, at, header)?;
+        Uri::user_at(split.uri, split.uri_at, header)
+    }
+
+    /// Display name, URI and what follows, of a trimmed, non-empty value other than `*`.
+    #[inline]
+    fn split(s: &'a str, at: usize, header: HeaderName) -> Result<NameAddrSplit<'a>> {
+        let b = s.as_bytes();
         let mut display_name = None;
         let lt = if b.first() == Some(&b'"') {
             let q = quote_end(s, 0).ok_or(bad(header, at, ValueProblem::UnterminatedQuote))?;
@@ -493,21 +567,23 @@ impl<'a> NameAddr<'a> {
             }
             (u, at, from(s, end), at + end)
         };
-        let uri = Uri::parse_at(uri_s, uri_at, header)?;
-        let params = Params::new(rest, rest_at, header);
-        let mut tag = None;
-        each_param(&params, |p| {
-            if tag.is_none() && p.name.eq_ignore_ascii_case("tag") {
-                tag = p.value;
-            }
-        })?;
-        Ok(Self {
+        Ok(NameAddrSplit {
             display_name,
-            uri,
-            tag,
-            params,
+            uri: uri_s,
+            uri_at,
+            rest,
+            rest_at,
         })
     }
+}
+
+/// A name-addr cut before its URI is parsed.
+struct NameAddrSplit<'a> {
+    display_name: Option<DisplayName<'a>>,
+    uri: &'a str,
+    uri_at: usize,
+    rest: &'a str,
+    rest_at: usize,
 }
 
 /// One Via value.
@@ -542,6 +618,26 @@ impl<'a> Via<'a> {
     }
 
     pub(crate) fn parse_at(s: &'a str, at: usize) -> Result<Self> {
+        let head = Self::head(s, at)?;
+        Self::rest(s, at, head)
+    }
+
+    /// Only the sent-by host and port of one Via value: the protocol,
+    /// transport and sent-by are checked exactly as [`Via::parse`] checks
+    /// them, the parameters after them are not read. Whenever [`Via::parse`]
+    /// succeeds this returns its `host` and `port`; it fails only where
+    /// [`Via::parse`] fails (it may succeed on a value whose parameters are
+    /// malformed).
+    ///
+    /// # Errors
+    /// [`Error::Header`] saying what is wrong and where.
+    pub fn parse_sent_by(s: &'a str) -> Result<(&'a str, Option<u16>)> {
+        Self::head(s, 0).map(|h| (h.host, h.port))
+    }
+
+    /// Protocol, transport and sent-by; where the parameters start.
+    #[inline]
+    fn head(s: &'a str, at: usize) -> Result<ViaHead<'a>> {
         const H: HeaderName = HeaderName::Via;
         let b = s.as_bytes();
         let proto_err = |i: usize| bad(H, at + i, ValueProblem::BadProtocol);
@@ -560,7 +656,54 @@ impl<'a> Via<'a> {
         if hs == e && hs < s.len() {
             return Err(proto_err(e));
         }
-        Self::rest(s, at, (name, version), transport, hs)
+        let mut he = hs;
+        if b.get(hs) == Some(&b'[') {
+            while b.get(he).is_some_and(|&c| c != b']') {
+                he += 1;
+            }
+            he += 1;
+        }
+        while b
+            .get(he)
+            .is_some_and(|&c| !is_lws(c) && c != b';' && c != b':')
+        {
+            he += 1;
+        }
+        let mut pe = he;
+        let pj = skip_lws(s, he);
+        if b.get(pj) == Some(&b':') {
+            pe = skip_lws(s, pj + 1);
+            while b.get(pe).is_some_and(u8::is_ascii_digit) {
+                pe += 1;
+            }
+        }
+        let hostport: &str = sub(s, hs, he);
+        // A name or IPv4 address holds no `:` (the loop above stopped at
+        // it): only a bracketed IPv6 reference needs splitting.
+        let host = if hostport.is_empty() {
+            return Err(bad(H, at + hs, ValueProblem::BadUri));
+        } else if b.get(hs) == Some(&b'[') {
+            split_host_port(hostport, at + hs, H)?.0
+        } else {
+            hostport
+        };
+        let port = if pe > he {
+            let p = sub(s, skip_lws(s, pj + 1), pe);
+            Some(
+                text::parse_decimal(p)
+                    .and_then(|n| u16::try_from(n).ok())
+                    .ok_or(bad(H, at + pj, ValueProblem::BadPort))?,
+            )
+        } else {
+            None
+        };
+        Ok(ViaHead {
+            protocol: (name, version),
+            transport,
+            host,
+            port,
+            params_at: pe,
+        })
     }
 
     /// The general `name / version / ` part (LWS allowed around the slashes):
@@ -586,49 +729,16 @@ impl<'a> Via<'a> {
         Ok((name, version, skip_lws(s, j + 1)))
     }
 
-    /// sent-by and parameters, from `hs` on.
-    fn rest(
-        s: &'a str,
-        at: usize,
-        protocol: (&'a str, &'a str),
-        transport: &'a str,
-        hs: usize,
-    ) -> Result<Self> {
+    /// The parameters after the sent-by.
+    fn rest(s: &'a str, at: usize, head: ViaHead<'a>) -> Result<Self> {
         const H: HeaderName = HeaderName::Via;
-        let b = s.as_bytes();
-        let mut he = hs;
-        if b.get(hs) == Some(&b'[') {
-            while b.get(he).is_some_and(|&c| c != b']') {
-                he += 1;
-            }
-            he += 1;
-        }
-        while b
-            .get(he)
-            .is_some_and(|&c| !is_lws(c) && c != b';' && c != b':')
-        {
-            he += 1;
-        }
-        let mut pe = he;
-        let pj = skip_lws(s, he);
-        if b.get(pj) == Some(&b':') {
-            pe = skip_lws(s, pj + 1);
-            while b.get(pe).is_some_and(u8::is_ascii_digit) {
-                pe += 1;
-            }
-        }
-        let hostport: &str = sub(s, hs, he);
-        let (host, _) = split_host_port(hostport, at + hs, H)?;
-        let port = if pe > he {
-            let p = sub(s, skip_lws(s, pj + 1), pe);
-            Some(
-                text::parse_decimal(p)
-                    .and_then(|n| u16::try_from(n).ok())
-                    .ok_or(bad(H, at + pj, ValueProblem::BadPort))?,
-            )
-        } else {
-            None
-        };
+        let ViaHead {
+            protocol,
+            transport,
+            host,
+            port,
+            params_at: pe,
+        } = head;
         let params = Params::new(from(s, pe), at + pe, H);
         let (mut branch, mut received, mut rport) = (None, None, None);
         let mut bad_rport = false;
@@ -663,6 +773,15 @@ impl<'a> Via<'a> {
             params,
         })
     }
+}
+
+/// What precedes a Via's parameters.
+struct ViaHead<'a> {
+    protocol: (&'a str, &'a str),
+    transport: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+    params_at: usize,
 }
 
 /// A CSeq value.
@@ -712,6 +831,33 @@ impl<'a> Message<'a> {
         Via::parse_at(v, at + off)
     }
 
+    /// The sent-by host and port of the topmost Via, without reading its
+    /// parameters (see [`Via::parse_sent_by`]): the same answer as
+    /// [`Message::via`] whenever that succeeds, for callers that need only
+    /// the sender's address.
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when
+    /// its protocol, transport or sent-by is malformed.
+    pub fn via_sent_by(&self) -> Result<(&'a str, Option<u16>)> {
+        let (value, at) = self.required_value(HeaderName::Via)?;
+        // Read the head of the whole value: when no comma comes before the
+        // parameters, the first comma-separated element starts with the
+        // same bytes up to there, so its head is the same (the head never
+        // looks past `params_at` except for a `:` before a port, which would
+        // have put `params_at` after it). Otherwise (or on an error, to
+        // report it as `via()` does) split first as `via()` does.
+        if let Ok(h) = Via::head(value, at) {
+            let before = value.as_bytes().get(..h.params_at).unwrap_or_default();
+            if !before.contains(&b',') {
+                return Ok((h.host, h.port));
+            }
+        }
+        let (v, off) = CommaSplit::new(value).next().unwrap_or(("", 0));
+        let h = Via::head(v, at + off)?;
+        Ok((h.host, h.port))
+    }
+
     /// Every Via value, topmost first (all Via headers, each comma-separated value).
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>>> + use<'a> {
         self.get_all(HeaderName::Via).flat_map(|h| {
@@ -726,6 +872,18 @@ impl<'a> Message<'a> {
     pub fn from(&self) -> Result<NameAddr<'a>> {
         let (value, at) = self.required_value(HeaderName::From)?;
         NameAddr::parse_at(value, at, HeaderName::From)
+    }
+
+    /// The From URI's user part (the extension, for a PBX), without parsing
+    /// the rest of the value (see [`NameAddr::parse_user`]): the same answer
+    /// as `Message::from()?.user()` whenever that succeeds.
+    ///
+    /// # Errors
+    /// [`Error::MissingHeader`] when absent, [`Error::Header`] when the
+    /// display name, the `<...>` or the URI scheme is malformed.
+    pub fn from_user(&self) -> Result<Option<&'a str>> {
+        let (value, at) = self.required_value(HeaderName::From)?;
+        NameAddr::user_at(value, at, HeaderName::From)
     }
 
     /// The To value (`t`).

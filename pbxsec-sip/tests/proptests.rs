@@ -291,3 +291,105 @@ proptest! {
         prop_assert_eq!(got, uri_model(&s), "{:?}", s);
     }
 }
+
+/// name-addr values built from pieces that hit every branch of the parser:
+/// quoted display names with escapes and `<`/`>`/`@` inside, token display
+/// names, bare addr-specs, several schemes, user:password, ports, URI and
+/// header parameters, stray whitespace and junk.
+fn name_addr_like() -> impl Strategy<Value = String> {
+    let display = prop_oneof![
+        Just(String::new()),
+        r#""([a-z <>@:;,]|\\"|\\\\){0,8}" ?"#,
+        "[A-Za-z][A-Za-z .-]{0,8} ",
+        r#""[a-z]{0,4}"#,
+    ];
+    let uri = r"(sip|SIPS|tel|x|)?:?([a-z0-9]{0,4}(:[a-z]{0,3})?@)?[a-z0-9.\[\]:]{0,10}(;[a-z=@]{0,6})?(\?[a-z=]{0,4})?";
+    let angle = prop_oneof![
+        Just((true, true)),
+        Just((false, false)),
+        Just((true, false))
+    ];
+    let params = r"(;[a-z]{0,3}(=[a-z0-9@,]{0,4})?){0,2}( |;|,|>|<)?";
+    (display, uri, angle, params, "[ \t]{0,1}").prop_map(|(d, u, (lt, gt), p, ws)| {
+        format!(
+            "{ws}{d}{}{u}{}{p}",
+            if lt { "<" } else { "" },
+            if gt { ">" } else { "" }
+        )
+    })
+}
+
+/// Via values: the usual shape and variations of every part.
+fn via_like() -> impl Strategy<Value = String> {
+    let proto = prop_oneof![
+        Just("SIP/2.0/".to_owned()),
+        r"(SIP|sip|x)? ?/ ?(2\.0|1)? ?/ ?",
+    ];
+    let transport = r"(UDP|tcp|TLS|ws|;|)";
+    let host = r"( |\t)?(\[[0-9a-f:]{0,6}\]?|[a-z0-9.\-,]{0,8}|)";
+    let port = r"( ?: ?[0-9]{0,6})?";
+    let params = r"(;[a-z]{0,7}(=[a-z0-9.]{0,5})?){0,3}( |,.*|;)?";
+    (proto, transport, host, port, params).prop_map(|(a, b, c, d, e)| format!("{a}{b}{c}{d}{e}"))
+}
+
+/// A REGISTER carrying `from` and `via` as its From and Via values.
+fn register_with(from: &str, via: &str) -> String {
+    format!(
+        "REGISTER sip:pbx.example.com SIP/2.0\r\nVia: {via}\r\nFrom: {from}\r\n\
+         To: <sip:1000@pbx.example.com>\r\nCall-ID: a@b\r\nCSeq: 1 REGISTER\r\n\r\n"
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// The narrow From-user reader gives the full parser's user whenever the
+    /// full parser succeeds, and fails only where the full parser fails.
+    #[test]
+    fn user_reader_agrees_with_the_full_parser(s in name_addr_like()) {
+        let full = pbxsec_sip::NameAddr::parse(&s);
+        let narrow = pbxsec_sip::NameAddr::parse_user(&s);
+        match (&full, &narrow) {
+            (Ok(n), Ok(u)) => prop_assert_eq!(n.user(), *u, "{:?}", s),
+            (Ok(n), Err(e)) => prop_assert!(false, "narrow failed {:?} where full gave {:?}: {:?}", e, n, s),
+            (Err(_), _) => {}
+        }
+        // The same through a scanned message (offsets count in the message).
+        let msg = register_with(&s, "SIP/2.0/UDP h");
+        if let Ok(m) = Message::scan(msg.as_bytes()) {
+            let full = m.from();
+            let narrow = m.from_user();
+            if let Ok(n) = &full {
+                prop_assert_eq!(narrow.as_ref().ok().copied(), Some(n.user()), "{:?}", s);
+            }
+            if let Err(e) = &narrow {
+                prop_assert_eq!(Some(e), full.as_ref().err(), "{:?}", s);
+            }
+        }
+    }
+
+    /// The narrow sent-by reader gives the full parser's host and port
+    /// whenever it succeeds, and fails with the same error otherwise when it fails.
+    #[test]
+    fn sent_by_reader_agrees_with_the_full_parser(s in via_like()) {
+        let full = pbxsec_sip::Via::parse(&s);
+        let narrow = pbxsec_sip::Via::parse_sent_by(&s);
+        if let Ok(v) = &full {
+            prop_assert_eq!(narrow.as_ref().ok().copied(), Some((v.host, v.port)), "{:?}", s);
+        }
+        if let Err(e) = &narrow {
+            prop_assert_eq!(Some(e), full.as_ref().err(), "{:?}", s);
+        }
+        let msg = register_with("<sip:1@h>", &s);
+        if let Ok(m) = Message::scan(msg.as_bytes()) {
+            let full = m.via();
+            let narrow = m.via_sent_by();
+            if let Ok(v) = &full {
+                prop_assert_eq!(narrow.as_ref().ok().copied(), Some((v.host, v.port)), "{:?}", s);
+            }
+            if let Err(e) = &narrow {
+                prop_assert_eq!(Some(e), full.as_ref().err(), "{:?}", s);
+            }
+        }
+    }
+}
