@@ -9,6 +9,8 @@
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
 
+mod common;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -16,8 +18,8 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant as StdInstant};
 
+use common::ThreadCpu;
 use cpu_time::ThreadTime;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use governor::clock::FakeRelativeClock;
 use governor::{Quota, RateLimiter as Governor};
@@ -29,35 +31,6 @@ const INTERVAL: u64 = 1_000_000_000 / RATE as u64;
 const TOLERANCE: u64 = INTERVAL * RATE as u64;
 /// Random indexes into the key set, walked in order (a power of two).
 const SEQ: usize = 1 << 22;
-
-/// Criterion measurement in thread CPU time, not wall time: on a machine
-/// shared with other builds, time spent descheduled is not the code's.
-pub struct ThreadCpu;
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = ThreadTime;
-    type Value = Duration;
-    fn start(&self) -> ThreadTime {
-        ThreadTime::now()
-    }
-    fn end(&self, i: ThreadTime) -> Duration {
-        i.elapsed()
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
 
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

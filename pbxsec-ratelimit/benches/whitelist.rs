@@ -11,47 +11,19 @@
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failed run
 
+mod common;
+
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use cpu_time::ThreadTime;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use common::ThreadCpu;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ipnet::IpNet;
 use pbxsec_core::{Clock, ManualClock, canonical_ip};
 use pbxsec_ratelimit::{BanConfig, BanList, Whitelist};
-
-/// Criterion measurement in thread CPU time, not wall time: on a machine
-/// shared with other builds, time spent descheduled is not the code's.
-pub struct ThreadCpu;
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = ThreadTime;
-    type Value = Duration;
-    fn start(&self) -> ThreadTime {
-        ThreadTime::now()
-    }
-    fn end(&self, i: ThreadTime) -> Duration {
-        i.elapsed()
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
 
 /// The whitelist as it was before it became updatable (fixed at
 /// construction), for `IpAddr` keys.
