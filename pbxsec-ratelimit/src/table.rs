@@ -11,17 +11,22 @@
 //! * **Eviction that knows the data.** A slot whose value carries no
 //!   information any more ([`SlotValue::is_idle`]: a GCRA key whose
 //!   theoretical arrival time has passed, an event counter whose events have
-//!   all left the window) is overwritten first; only when a key's two buckets
-//!   are busy is the least valuable entry ([`SlotValue::keep_score`]) evicted.
+//!   all left the window) is overwritten once no empty slot is left; only
+//!   when a key's two buckets are busy is the least valuable entry
+//!   ([`SlotValue::keep_score`]) evicted.
 //!   A generic LRU or CLOCK cache cannot know this.
 //! * **About one random memory access per lookup.** A key hashes to two
-//!   candidate buckets of [`WAYS`] slots (two-choice hashing), each bucket
-//!   stored together on aligned cache lines (fingerprints and keys first,
-//!   then values); a new key goes to the bucket with more room, and the two
-//!   buckets' addresses do not depend on each other's contents, so the CPU
-//!   fetches them in parallel. Two choices keep the table usable up to a
-//!   load factor of 2/3 with few early evictions, where one 4-way bucket per
-//!   key would overflow often.
+//!   candidate buckets of [`WAYS`] slots (two-choice hashing); a new key goes
+//!   to the bucket with more room. Each slot's 16-bit fingerprint lives in a
+//!   dense array apart from the slots (2 bytes per slot, 3 MB for a million
+//!   keys: it stays in the CPU's caches while the slots do not), so a lookup
+//!   compares the fingerprints of both buckets without leaving the cache and
+//!   then reads exactly one slot, key and value side by side on one cache
+//!   line when they are small (hashbrown's control bytes do the same). The
+//!   second bucket lies in the same 32-bucket group as the first, so both
+//!   are served by one address translation. Two choices keep the table
+//!   usable up to a load factor of 2/3 with few early evictions, where one
+//!   4-way bucket per key would overflow often.
 //! * **Shards.** The table is split into up to [`MAX_SHARDS`] shards, each
 //!   behind its own mutex on its own cache line, chosen by the hash's top
 //!   bits, so threads on distinct keys rarely meet. An owner holding
@@ -62,9 +67,10 @@ pub trait SlotValue: Default {
     fn keep_score(&self, now: Instant) -> u64;
 
     /// `true` for a value that spans several cache lines: a lookup then
-    /// reads [`touch`](Self::touch) of all eight candidate slots while it
-    /// reads their fingerprints, so the line it will use is already on its
-    /// way (without `unsafe` prefetch instructions). Default `false`.
+    /// reads [`touch`](Self::touch) of a slot whose fingerprint matches
+    /// while it compares that slot's key (stored after the value), so the
+    /// value's first line is already on its way (without `unsafe` prefetch
+    /// instructions). Default `false`.
     const TOUCH: bool = false;
 
     /// A word from the value's first cache line (put the fields a lookup
@@ -76,29 +82,36 @@ pub trait SlotValue: Default {
     }
 }
 
-/// Cache-line aligned; fingerprints and keys first (for small keys such as
-/// IP addresses, the first two lines), then the values, so a lookup reads
-/// the fingerprints and keys of both candidate buckets in parallel and then
-/// only the value it found.
-#[repr(C, align(64))]
-struct Bucket<K, V> {
-    fps: [u32; WAYS],
-    keys: [Option<K>; WAYS],
-    vals: [V; WAYS],
+/// One slot: the value, then its key (`None`: empty), side by side so one
+/// cache line holds both when they are small (an IP address and a GCRA
+/// time: 32 bytes).
+#[repr(C)]
+struct Slot<K, V> {
+    val: V,
+    key: Option<K>,
 }
 
-impl<K, V: Default> Bucket<K, V> {
+/// A bucket's slots, cache-line aligned, so a small slot never straddles
+/// two lines.
+#[repr(C, align(64))]
+struct Ways<K, V>([Slot<K, V>; WAYS]);
+
+impl<K, V: Default> Ways<K, V> {
     fn new() -> Self {
-        Self {
-            fps: [0; WAYS],
-            keys: std::array::from_fn(|_| None),
-            vals: std::array::from_fn(|_| V::default()),
-        }
+        Self(std::array::from_fn(|_| Slot {
+            val: V::default(),
+            key: None,
+        }))
     }
 }
 
+/// A bucket's fingerprints; 0 marks an empty slot.
+type Fps = [u16; WAYS];
+
 struct Shard<K, V> {
-    buckets: Box<[Bucket<K, V>]>,
+    /// Dense, apart from the slots, so they stay in cache.
+    fps: Box<[Fps]>,
+    buckets: Box<[Ways<K, V>]>,
     evicted_live: u64,
 }
 
@@ -112,7 +125,7 @@ type ShardLock<K, V> = Padded<Mutex<Shard<K, V>>>;
 pub enum Found {
     /// The key was present.
     Present,
-    /// The key was absent; a free or idle slot was taken.
+    /// The key was absent; an empty or idle slot was taken.
     Inserted,
     /// The key was absent; a live (not idle) entry was evicted to make room.
     Evicted,
@@ -123,7 +136,7 @@ pub enum Found {
 struct Place {
     shard: usize,
     buckets: [usize; 2],
-    fp: u32,
+    fp: u16,
     touch: bool,
 }
 
@@ -195,9 +208,9 @@ impl KeyHasher {
 ///   (`capacity × 1.5` slots, rounded up to whole buckets of [`WAYS`]); it
 ///   never grows.
 /// * [`entry`](Self::entry) runs a closure on a key's value, inserting
-///   `V::default()` first if the key is absent. A new key takes a free or
-///   idle slot in whichever of its two candidate buckets has more of them;
-///   if all eight slots hold live values, the one with the lowest
+///   `V::default()` first if the key is absent. A new key takes an empty
+///   slot in whichever of its two candidate buckets has more of them; with
+///   none, an idle slot, likewise; if all eight slots hold live values, the one with the lowest
 ///   [`keep_score`](SlotValue::keep_score) is evicted (counted by
 ///   [`evictions`](Self::evictions)).
 /// * `&self` methods lock one shard (a mutex per shard); the `_mut`
@@ -223,6 +236,8 @@ impl KeyHasher {
 /// ```
 pub struct BoundedMap<K, V> {
     shards: Box<[ShardLock<K, V>]>,
+    /// `63 - log2(shards)`: the shard is `(h >> 1) >> shard_shift` (two
+    /// shifts, so one shard needs no branch for a shift by 64).
     shard_shift: u32,
     /// Buckets per shard (any number: indexes use multiply-shift, not a mask).
     per_shard: u64,
@@ -275,17 +290,18 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let shard_bits = shards.trailing_zeros();
         let shards_vec: Vec<_> = (0..shards)
             .map(|_| {
-                let b: Vec<Bucket<K, V>> = (0..per_shard).map(|_| Bucket::new()).collect();
+                let b: Vec<Ways<K, V>> = (0..per_shard).map(|_| Ways::new()).collect();
                 Padded(Mutex::new(Shard {
+                    fps: vec![[0; WAYS]; per_shard].into_boxed_slice(),
                     buckets: b.into_boxed_slice(),
                     evicted_live: 0,
                 }))
             })
             .collect();
-        let bytes = (shards * per_shard).saturating_mul(size_of::<Bucket<K, V>>());
+        let bytes = (shards * per_shard).saturating_mul(size_of::<Ways<K, V>>());
         Self {
             shards: shards_vec.into_boxed_slice(),
-            shard_shift: 64 - shard_bits,
+            shard_shift: 63 - shard_bits,
             per_shard: per_shard as u64,
             touch: V::TOUCH && bytes > 8 << 20,
             hasher: KeyHasher::new(),
@@ -300,17 +316,23 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     #[inline(always)]
     fn place(&self, key: &K) -> Place {
         let h = self.hasher.hash(key);
-        let shard = if self.shard_shift >= 64 {
-            0
-        } else {
-            (h >> self.shard_shift) as usize
-        };
-        // Fingerprint 0 marks "no fingerprint"; a real 0 is moved to 1.
-        let fp = ((h >> 32) as u32).max(1);
+        let shard = ((h >> 1) >> self.shard_shift) as usize;
+        // Fingerprint 0 marks an empty slot; a real 0 is moved to 1.
+        let fp = ((h >> 32) as u16).max(1);
         // Multiply-shift maps 32 hash bits onto `per_shard` buckets.
         let first = (((h & 0xffff_ffff) * self.per_shard) >> 32) as usize;
-        let h2 = h.rotate_left(21).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let second = (((h2 >> 32) * self.per_shard) >> 32) as usize;
+        // The second bucket is near the first (XOR with 1..=31: the same
+        // 32-bucket group, 4 KiB for 128-byte buckets), so one address
+        // translation serves both: on a table far larger than the TLB
+        // covers, two random buckets would cost two page walks.
+        // Bits 16..21 of the hash: not used by the fingerprint (32..48),
+        // the shard (the top bits) nor, but weakly, the first bucket (the
+        // high bits of the low half, through the multiply).
+        let d = (((h >> 16) & 31) as usize).max(1);
+        let mut second = first ^ d;
+        if second as u64 >= self.per_shard {
+            second = first.saturating_sub(d);
+        }
         Place {
             shard,
             buckets: [first, second],
@@ -378,12 +400,14 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let Some((b, i)) = find(shard, place, key) else {
             return false;
         };
-        let Some(bucket) = shard.buckets.get_mut(b) else {
+        let (Some(fps), Some(bucket)) = (shard.fps.get_mut(b), shard.buckets.get_mut(b)) else {
             return false;
         };
-        bucket.fps[i] = 0;
-        bucket.keys[i] = None;
-        bucket.vals[i] = V::default();
+        fps[i] = 0;
+        bucket.0[i] = Slot {
+            val: V::default(),
+            key: None,
+        };
         true
     }
 
@@ -394,8 +418,8 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         for shard in &*self.shards {
             let guard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
             for bucket in &*guard.buckets {
-                for i in 0..WAYS {
-                    if bucket.keys[i].is_some() && !bucket.vals[i].is_idle(now) {
+                for slot in &bucket.0 {
+                    if slot.key.is_some() && !slot.val.is_idle(now) {
                         n += 1;
                     }
                 }
@@ -420,41 +444,40 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     pub fn clear(&self) {
         for shard in &*self.shards {
             let mut guard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            for fps in &mut *guard.fps {
+                *fps = [0; WAYS];
+            }
             for bucket in &mut *guard.buckets {
-                *bucket = Bucket::new();
+                *bucket = Ways::new();
             }
         }
     }
 }
 
-/// Where `key` is: (bucket, way). Both buckets' fingerprints are read
-/// before any branch, so on a large table the CPU fetches the two cache
-/// lines in parallel (one miss, not two in a row); they are compared
-/// without branches (a bit mask of matches), so a random key costs no
-/// mispredicted branch per slot.
+/// Where `key` is: (bucket, way). Both buckets' fingerprints (dense, in
+/// cache) are compared without branches (a bit mask of matches); only a
+/// slot whose fingerprint matches is read, so a present key costs one slot
+/// read and an absent one none.
 #[inline(always)]
 fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, usize)> {
     let [b0, b1] = place.buckets;
-    let a = shard.buckets.get(b0)?;
-    let b = shard.buckets.get(b1)?;
-    if V::TOUCH && place.touch {
-        // Start the candidates' value lines loading beside the fingerprints.
-        let mut acc = 0;
-        for i in 0..WAYS {
-            acc ^= a.vals[i].touch() ^ b.vals[i].touch();
-        }
-        std::hint::black_box(acc);
-    }
+    let fa = shard.fps.get(b0)?;
+    let fb = shard.fps.get(b1)?;
     let fp = place.fp;
     let (mut ma, mut mb) = (0u32, 0u32);
     for i in 0..WAYS {
-        ma |= u32::from(a.fps[i] == fp) << i;
-        mb |= u32::from(b.fps[i] == fp) << i;
+        ma |= u32::from(fa[i] == fp) << i;
+        mb |= u32::from(fb[i] == fp) << i;
     }
-    for (idx, bucket, mut mask) in [(b0, a, ma), (b1, b, mb)] {
+    for (idx, mut mask) in [(b0, ma), (b1, mb)] {
         while mask != 0 {
             let i = mask.trailing_zeros() as usize;
-            if bucket.keys.get(i).and_then(Option::as_ref) == Some(key) {
+            let slot = shard.buckets.get(idx)?.0.get(i)?;
+            if V::TOUCH && place.touch {
+                // Start the value's first line loading beside the key's.
+                std::hint::black_box(slot.val.touch());
+            }
+            if slot.key.as_ref() == Some(key) {
                 return Some((idx, i));
             }
             mask &= mask - 1;
@@ -471,8 +494,8 @@ fn get_in<K: Eq, V: SlotValue, R>(
     f: impl FnOnce(&mut V) -> R,
 ) -> Option<R> {
     let (b, i) = find(shard, place, key)?;
-    let bucket = shard.buckets.get_mut(b)?;
-    Some(f(&mut bucket.vals[i]))
+    let slot = shard.buckets.get_mut(b)?.0.get_mut(i)?;
+    Some(f(&mut slot.val))
 }
 
 #[inline(always)]
@@ -484,8 +507,8 @@ fn entry_in<K: Eq + Clone, V: SlotValue, R>(
     f: impl FnOnce(&mut V, Found) -> R,
 ) -> R {
     if let Some((b, i)) = find(shard, place, key) {
-        if let Some(bucket) = shard.buckets.get_mut(b) {
-            return f(&mut bucket.vals[i], Found::Present);
+        if let Some(slot) = shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)) {
+            return f(&mut slot.val, Found::Present);
         }
     }
     insert_in(shard, place, key, now, f)
@@ -500,33 +523,52 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
     now: Instant,
     f: impl FnOnce(&mut V, Found) -> R,
 ) -> R {
-    // A free or idle slot in whichever bucket has more of them (the power
-    // of two choices), else the least valuable entry of both.
+    // An empty slot (fingerprint 0) in whichever bucket has more of them
+    // (the power of two choices); else an idle slot, likewise; else the
+    // least valuable entry of both. Empty slots first: reusing an idle slot
+    // while empty ones remain would push out keys that are still in use
+    // (their next event would find them gone and insert again), and the
+    // empty check reads only the fingerprints, not the values.
     let mut victim = None;
-    let mut best = u64::MAX;
-    let mut most_free = 0;
+    let mut most_empty = 0;
     for b in place.buckets {
-        let Some(bucket) = shard.buckets.get(b) else {
+        let Some(fps) = shard.fps.get(b) else {
             continue;
         };
-        let mut free = 0;
-        let mut first_free = None;
-        for i in 0..WAYS {
-            if bucket.keys[i].is_none() || bucket.vals[i].is_idle(now) {
-                free += 1;
-                first_free.get_or_insert(i);
-            } else if most_free == 0 {
-                let s = bucket.vals[i].keep_score(now);
-                if s < best {
-                    best = s;
-                    victim = Some((b, i, Found::Evicted));
-                }
+        let empty = fps.iter().filter(|&&fp| fp == 0).count();
+        if empty > most_empty {
+            if let Some(i) = fps.iter().position(|&fp| fp == 0) {
+                most_empty = empty;
+                victim = Some((b, i, Found::Inserted));
             }
         }
-        if let Some(i) = first_free {
-            if free > most_free {
-                most_free = free;
-                victim = Some((b, i, Found::Inserted));
+    }
+    if victim.is_none() {
+        let mut best = u64::MAX;
+        let mut most_idle = 0;
+        for b in place.buckets {
+            let Some(bucket) = shard.buckets.get(b) else {
+                continue;
+            };
+            let mut idle = 0;
+            let mut first_idle = None;
+            for (i, slot) in bucket.0.iter().enumerate() {
+                if slot.val.is_idle(now) {
+                    idle += 1;
+                    first_idle.get_or_insert(i);
+                } else if most_idle == 0 {
+                    let s = slot.val.keep_score(now);
+                    if s < best {
+                        best = s;
+                        victim = Some((b, i, Found::Evicted));
+                    }
+                }
+            }
+            if let Some(i) = first_idle {
+                if idle > most_idle {
+                    most_idle = idle;
+                    victim = Some((b, i, Found::Inserted));
+                }
             }
         }
     }
@@ -537,11 +579,16 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
     if found == Found::Evicted {
         shard.evicted_live = shard.evicted_live.saturating_add(1);
     }
-    let Some(bucket) = shard.buckets.get_mut(b) else {
+    let (Some(fps), Some(slot)) = (
+        shard.fps.get_mut(b),
+        shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)),
+    ) else {
         return f(&mut V::default(), Found::Inserted);
     };
-    bucket.fps[i] = place.fp;
-    bucket.keys[i] = Some(key.clone());
-    bucket.vals[i] = V::default();
-    f(&mut bucket.vals[i], found)
+    fps[i] = place.fp;
+    *slot = Slot {
+        val: V::default(),
+        key: Some(key.clone()),
+    };
+    f(&mut slot.val, found)
 }
