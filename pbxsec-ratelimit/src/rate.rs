@@ -1,5 +1,6 @@
 //! Rate levels: a keyed GCRA limiter with bounded memory.
 
+use std::borrow::Cow;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use pbxsec_core::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::key::{IpFold, fold_key};
-use crate::table::{BoundedMap, Found, SlotValue};
+use crate::table::{BATCH, BoundedMap, Found, SlotValue};
 use crate::whitelist::Whitelist;
 use crate::{Error, Result};
 
@@ -157,6 +158,23 @@ impl RateDecision {
     /// `true` unless [`RateDecision::Deny`].
     pub const fn is_allowed(self) -> bool {
         !matches!(self, Self::Deny { .. })
+    }
+}
+
+/// One GCRA step: an event costing `cost` at `now`, allowed while the
+/// theoretical arrival time stays within `tolerance` of `now`.
+#[inline(always)]
+fn gcra(tat: &mut Tat, now: u64, cost: u64, tolerance: u64) -> RateDecision {
+    let start = tat.0.max(now);
+    let new_tat = start.saturating_add(cost);
+    let ahead = new_tat - now;
+    if ahead <= tolerance {
+        tat.0 = new_tat;
+        RateDecision::Allow
+    } else {
+        RateDecision::Deny {
+            retry_after: Duration::from_nanos(ahead - tolerance),
+        }
     }
 }
 
@@ -314,18 +332,48 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
         let tolerance = self.tolerance;
         self.table
             .entry(&key, Instant::from_nanos(now), |tat, _found: Found| {
-                let start = tat.0.max(now);
-                let new_tat = start.saturating_add(cost);
-                let ahead = new_tat - now;
-                if ahead <= tolerance {
-                    tat.0 = new_tat;
-                    RateDecision::Allow
-                } else {
-                    RateDecision::Deny {
-                        retry_after: Duration::from_nanos(ahead - tolerance),
+                gcra(tat, now, cost, tolerance)
+            })
+    }
+
+    /// Records one event (weight 1) for each of `keys`, all at `now`, and
+    /// writes the decisions to `out` (cleared first; `out[i]` is for
+    /// `keys[i]`): the same decisions as calling [`check`](Self::check) on
+    /// each in order, faster per key on a table larger than the CPU caches
+    /// (a million keys), where the keys' memory accesses overlap instead of
+    /// following one another ([`BoundedMap::entry_batch`]). For a front
+    /// door that receives datagrams in batches (`recvmmsg`). `out` allocates
+    /// only when it grows.
+    pub fn check_batch(&self, keys: &[K], now: Instant, out: &mut Vec<RateDecision>) {
+        out.clear();
+        out.resize(keys.len(), RateDecision::Allow);
+        let now_n = now.as_nanos();
+        let (cost, tolerance) = (self.interval, self.tolerance);
+        for (c, chunk) in keys.chunks(BATCH).enumerate() {
+            let base = c * BATCH;
+            let folded: [Option<Cow<'_, K>>; BATCH] = std::array::from_fn(|j| {
+                let key = chunk.get(j)?;
+                if let Some(wl) = &self.whitelist {
+                    if wl.contains(key) {
+                        return None;
                     }
                 }
-            })
+                Some(fold_key(self.fold, key))
+            });
+            for (j, f) in folded.iter().enumerate().take(chunk.len()) {
+                if f.is_none() {
+                    if let Some(d) = out.get_mut(base + j) {
+                        *d = RateDecision::Whitelisted;
+                    }
+                }
+            }
+            let keys = folded.get(..chunk.len()).unwrap_or_default();
+            self.table.entry_batch(keys, now, |j, tat, _found| {
+                if let Some(d) = out.get_mut(base + j) {
+                    *d = gcra(tat, now_n, cost, tolerance);
+                }
+            });
+        }
     }
 
     /// How many events of weight 1 `key` could send right now without being

@@ -40,6 +40,7 @@
 //! plumbing); every other key type with `ahash`.
 
 use std::any::Any;
+use std::borrow::Borrow;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -53,6 +54,8 @@ use crate::rate::check_capacity;
 pub const WAYS: usize = 4;
 /// The most shards a table is split into.
 pub const MAX_SHARDS: usize = 64;
+/// Keys [`BoundedMap::entry_batch`] works on at once.
+pub const BATCH: usize = 16;
 
 /// What a [`BoundedMap`] needs to know about a value to evict well.
 ///
@@ -245,6 +248,9 @@ pub struct BoundedMap<K, V> {
     /// ask for it ([`SlotValue::TOUCH`]) in a table larger than the CPU's
     /// last-level cache typically is (8 MiB).
     touch: bool,
+    /// Larger than the CPU's last-level cache typically is (8 MiB): only
+    /// then does [`entry_batch`](Self::entry_batch) batch.
+    large: bool,
     hasher: KeyHasher,
 }
 
@@ -304,6 +310,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
             shard_shift: 63 - shard_bits,
             per_shard: per_shard as u64,
             touch: V::TOUCH && bytes > 8 << 20,
+            large: bytes > 8 << 20,
             hasher: KeyHasher::new(),
         }
     }
@@ -368,6 +375,81 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let place = self.place(key);
         let mut guard = self.lock(place.shard);
         entry_in(&mut guard, place, key, now, f)
+    }
+
+    /// [`entry`](Self::entry) for many keys at once, in order: `f(i, value,
+    /// found)` runs for each `keys[i]` that is `Some` (`None` entries are
+    /// skipped), exactly as [`entry`](Self::entry) would, one key after the
+    /// other (a key that appears twice sees its first update).
+    ///
+    /// Faster per key than `entry` on a table larger than the CPU caches
+    /// (over 8 MiB of slots; a smaller table is simply walked key by key):
+    /// keys are taken [`BATCH`] at a time; the shards they fall in are
+    /// locked once each, in ascending order (so batches never deadlock
+    /// with each other or with `entry`), then the slots of all of them are
+    /// read before any is used, so their cache misses overlap instead of
+    /// following one another; then `f` runs for each. A packet front door
+    /// that receives datagrams in batches (`recvmmsg`) checks them this way.
+    /// `f` runs with shard locks held: it must not use this map.
+    pub fn entry_batch<Q: Borrow<K>>(
+        &self,
+        keys: &[Option<Q>],
+        now: Instant,
+        mut f: impl FnMut(usize, &mut V, Found),
+    ) {
+        if !self.large {
+            // In cache, misses do not dominate: one key at a time is faster.
+            for (i, key) in keys.iter().enumerate() {
+                if let Some(key) = key {
+                    self.entry(key.borrow(), now, |v, found| f(i, v, found));
+                }
+            }
+            return;
+        }
+        for (c, chunk) in keys.chunks(BATCH).enumerate() {
+            let base = c * BATCH;
+            let places: [Option<Place>; BATCH] = std::array::from_fn(|j| {
+                let key = chunk.get(j)?.as_ref()?;
+                Some(self.place(key.borrow()))
+            });
+            // The shards in use (at most 64: one bit each), locked in
+            // ascending order; a shard's guard is at the rank of its bit.
+            let mut used = 0u64;
+            for p in places.iter().flatten() {
+                used |= 1 << (p.shard & 63);
+            }
+            let mut guards: [Option<MutexGuard<'_, Shard<K, V>>>; BATCH] =
+                std::array::from_fn(|_| None);
+            let mut bits = used;
+            for g in &mut guards {
+                if bits == 0 {
+                    break;
+                }
+                *g = Some(self.lock(bits.trailing_zeros() as usize));
+                bits &= bits - 1;
+            }
+            let rank = |shard: usize| (used & ((1u64 << (shard & 63)) - 1)).count_ones() as usize;
+            // Read every key's slot first: the misses overlap.
+            let mut acc = 0u64;
+            for p in places.iter().flatten() {
+                if let Some(shard) = guards.get(rank(p.shard)).and_then(Option::as_deref) {
+                    acc ^= touch_slot(shard, *p);
+                }
+            }
+            std::hint::black_box(acc);
+            for (j, p) in places.iter().enumerate() {
+                let (Some(p), Some(Some(key))) = (p, chunk.get(j)) else {
+                    continue;
+                };
+                let Some(shard) = guards.get_mut(rank(p.shard)).and_then(Option::as_deref_mut)
+                else {
+                    continue;
+                };
+                entry_in(shard, *p, key.borrow(), now, |v, found| {
+                    f(base + j, v, found)
+                });
+            }
+        }
     }
 
     /// [`entry`](Self::entry) for an owner with `&mut self`: no lock.
@@ -484,6 +566,34 @@ fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Opti
         }
     }
     None
+}
+
+/// Starts loading the slot a key probably lives in (the first whose
+/// fingerprint matches; with none, a slot that will be read anyway by the
+/// insertion) without waiting for it: a load whose value only feeds a
+/// `black_box`, chosen without branches. Reads the key's first bytes, and
+/// the value's first line for [`SlotValue::TOUCH`] values.
+#[inline(always)]
+fn touch_slot<K, V: SlotValue>(shard: &Shard<K, V>, place: Place) -> u64 {
+    let [b0, b1] = place.buckets;
+    let (Some(fa), Some(fb)) = (shard.fps.get(b0), shard.fps.get(b1)) else {
+        return 0;
+    };
+    let mut m = 0u32;
+    for i in 0..WAYS {
+        m |= u32::from(fa[i] == place.fp) << i;
+        m |= u32::from(fb[i] == place.fp) << (i + WAYS);
+    }
+    let first = m.trailing_zeros() as usize % (2 * WAYS);
+    let b = if first < WAYS { b0 } else { b1 };
+    let Some(slot) = shard.buckets.get(b).and_then(|w| w.0.get(first % WAYS)) else {
+        return 0;
+    };
+    let mut x = u64::from(slot.key.is_some());
+    if V::TOUCH {
+        x ^= slot.val.touch();
+    }
+    x
 }
 
 #[inline(always)]

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use pbxsec_core::{Clock, Instant, ManualClock, UnixTime};
@@ -138,6 +139,42 @@ proptest! {
             meter.insert(key, (if allowed { drained + need } else { drained }, now));
         }
         prop_assert_eq!(rl.evictions(), 0);
+    }
+}
+
+proptest! {
+    // 64 cases: half of them allocate two 10 MB tables.
+    #![proptest_config(ProptestConfig { cases: 64, ..config() })]
+
+    /// `check_batch` decides exactly as `check` on each key in order:
+    /// batches of 0 to 40 keys (across several internal chunks), repeated
+    /// keys, IPv6 keys folded to one /64, a whitelisted key; on a table
+    /// small enough to be walked key by key and on one large enough
+    /// (over 8 MiB) to be batched.
+    #[test]
+    fn check_batch_matches_check(batches in prop::collection::vec((prop::collection::vec(0usize..10, 0..40), 0u64..300), 1..40), rate in 1u32..20, burst in 1u32..8, capacity in prop_oneof![Just(1024usize), Just(300_000)]) {
+        let pool: Vec<IpAddr> = [
+            "192.0.2.1", "192.0.2.2", "198.51.100.7", "203.0.113.9",
+            "2001:db8::1", "2001:db8::2", "2001:db8::ffff:1", "2001:db8:1::1",
+            "10.0.0.1", "::ffff:192.0.2.1",
+        ].iter().map(|s| s.parse().unwrap()).collect();
+        let wl: IpAddr = "10.0.0.1".parse().unwrap();
+        let config = RateConfig::new(rate, Duration::from_secs(1)).with_burst(burst).with_capacity(capacity);
+        let whitelist = || std::sync::Arc::new(Whitelist::new().with_key(wl));
+        let one: RateLimiter<IpAddr> = RateLimiter::new(config.clone()).unwrap().with_whitelist(whitelist());
+        let batched: RateLimiter<IpAddr> = RateLimiter::new(config).unwrap().with_whitelist(whitelist());
+        let mut now = 0u64;
+        let mut out = Vec::new();
+        for (idx, step) in batches {
+            now += step * 1_000_000;
+            let at = Instant::from_nanos(now);
+            let keys: Vec<IpAddr> = idx.iter().map(|&i| pool[i]).collect();
+            batched.check_batch(&keys, at, &mut out);
+            prop_assert_eq!(out.len(), keys.len());
+            for (k, got) in keys.iter().zip(&out) {
+                prop_assert_eq!(*got, one.check(k, at), "key {} now {}", k, now);
+            }
+        }
     }
 }
 
