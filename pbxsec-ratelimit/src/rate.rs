@@ -172,9 +172,13 @@ fn gcra(tat: &mut Tat, now: u64, cost: u64, tolerance: u64) -> RateDecision {
         tat.0 = new_tat;
         RateDecision::Allow
     } else {
-        RateDecision::Deny {
-            retry_after: Duration::from_nanos(ahead - tolerance),
-        }
+        let wait = ahead - tolerance;
+        // Under a second (the common case): no division into seconds.
+        let retry_after = match u32::try_from(wait) {
+            Ok(n) if n < 1_000_000_000 => Duration::new(0, n),
+            _ => Duration::from_nanos(wait),
+        };
+        RateDecision::Deny { retry_after }
     }
 }
 
