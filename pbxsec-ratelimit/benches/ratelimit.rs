@@ -220,6 +220,25 @@ fn bench_checks(c: &mut Criterion<ThreadCpu>) {
                 black_box(th.record(&key(seq[i]), 1, Instant::from_nanos(now)))
             })
         });
+        let mut out = Vec::with_capacity(BATCH);
+        g.bench_function("pbxsec_threshold_exact_batch16_per_key", |b| {
+            b.iter_custom(|iters| {
+                let start = ThreadTime::now();
+                let mut done = 0;
+                while done < iters {
+                    keys.clear();
+                    for _ in 0..BATCH {
+                        i = (i + 1) & (SEQ - 1);
+                        keys.push(key(seq[i]));
+                    }
+                    now += 100 * BATCH as u64;
+                    th.record_batch(&keys, 1, Instant::from_nanos(now), &mut out);
+                    black_box(&out);
+                    done += BATCH as u64;
+                }
+                start.elapsed() * iters as u32 / done as u32
+            })
+        });
         drop(th);
 
         let mut p = 0u64;

@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use pbxsec_core::canonical_ip;
@@ -165,4 +166,29 @@ pub(crate) fn key_ip<K: 'static>(key: &K) -> Option<IpAddr> {
         return Some(canonical_ip(IpAddr::V6(*ip)));
     }
     any.downcast_ref::<Ipv4Addr>().map(|ip| IpAddr::V4(*ip))
+}
+
+/// Walks `keys` [`BATCH`](crate::BATCH) at a time for the batch methods:
+/// `f(base, chunk)` gets each chunk's offset and its keys folded, `None`
+/// for a key the whitelist matches (never counted).
+#[inline]
+pub(crate) fn folded_chunks<K: Hash + Eq + Clone + 'static>(
+    keys: &[K],
+    fold: IpFold,
+    whitelist: Option<&crate::Whitelist<K>>,
+    mut f: impl FnMut(usize, &[Option<Cow<'_, K>>]),
+) {
+    for (c, chunk) in keys.chunks(crate::BATCH).enumerate() {
+        let folded: [Option<Cow<'_, K>>; crate::BATCH] = std::array::from_fn(|j| {
+            let key = chunk.get(j)?;
+            if whitelist.is_some_and(|wl| wl.contains(key)) {
+                return None;
+            }
+            Some(fold_key(fold, key))
+        });
+        f(
+            c * crate::BATCH,
+            folded.get(..chunk.len()).unwrap_or_default(),
+        );
+    }
 }

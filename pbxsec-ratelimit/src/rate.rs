@@ -1,6 +1,5 @@
 //! Rate levels: a keyed GCRA limiter with bounded memory.
 
-use std::borrow::Cow;
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +7,8 @@ use std::time::Duration;
 use pbxsec_core::Instant;
 use serde::{Deserialize, Serialize};
 
-use crate::key::{IpFold, fold_key};
-use crate::table::{BATCH, BoundedMap, Found, SlotValue};
+use crate::key::{IpFold, fold_key, folded_chunks};
+use crate::table::{BoundedMap, Found, SlotValue};
 use crate::whitelist::Whitelist;
 use crate::{Error, Result};
 
@@ -350,34 +349,27 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
     /// only when it grows.
     pub fn check_batch(&self, keys: &[K], now: Instant, out: &mut Vec<RateDecision>) {
         out.clear();
+        if !self.table.batches() {
+            out.extend(keys.iter().map(|k| self.check(k, now)));
+            return;
+        }
         out.resize(keys.len(), RateDecision::Allow);
         let now_n = now.as_nanos();
         let (cost, tolerance) = (self.interval, self.tolerance);
-        for (c, chunk) in keys.chunks(BATCH).enumerate() {
-            let base = c * BATCH;
-            let folded: [Option<Cow<'_, K>>; BATCH] = std::array::from_fn(|j| {
-                let key = chunk.get(j)?;
-                if let Some(wl) = &self.whitelist {
-                    if wl.contains(key) {
-                        return None;
-                    }
-                }
-                Some(fold_key(self.fold, key))
-            });
-            for (j, f) in folded.iter().enumerate().take(chunk.len()) {
-                if f.is_none() {
+        folded_chunks(keys, self.fold, self.whitelist.as_deref(), |base, chunk| {
+            for (j, key) in chunk.iter().enumerate() {
+                if key.is_none() {
                     if let Some(d) = out.get_mut(base + j) {
                         *d = RateDecision::Whitelisted;
                     }
                 }
             }
-            let keys = folded.get(..chunk.len()).unwrap_or_default();
-            self.table.entry_batch(keys, now, |j, tat, _found| {
+            self.table.entry_batch(chunk, now, |j, tat, _found| {
                 if let Some(d) = out.get_mut(base + j) {
                     *d = gcra(tat, now_n, cost, tolerance);
                 }
             });
-        }
+        });
     }
 
     /// How many events of weight 1 `key` could send right now without being

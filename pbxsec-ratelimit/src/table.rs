@@ -69,16 +69,18 @@ pub trait SlotValue: Default {
     /// buckets are busy, the entry with the lowest score is evicted.
     fn keep_score(&self, now: Instant) -> u64;
 
-    /// `true` for a value that spans several cache lines: a lookup then
+    /// `true` for a value that spans several cache lines, or whose update
+    /// reads memory it points to: a lookup then
     /// reads [`touch`](Self::touch) of a slot whose fingerprint matches
     /// while it compares that slot's key (stored after the value), so the
     /// value's first line is already on its way (without `unsafe` prefetch
     /// instructions). Default `false`.
     const TOUCH: bool = false;
 
-    /// A word from the value's first cache line (put the fields a lookup
-    /// uses there, with `#[repr(C, align(64))]`). Only read when
-    /// [`TOUCH`](Self::TOUCH) is `true`.
+    /// A word the use of the value will load first: from its first cache
+    /// line (put the fields a lookup uses there, with
+    /// `#[repr(C, align(64))]`), or behind a pointer there (a heap buffer
+    /// the update reads). Only read when [`TOUCH`](Self::TOUCH) is `true`.
     #[inline(always)]
     fn touch(&self) -> u64 {
         0
@@ -375,6 +377,12 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let place = self.place(key);
         let mut guard = self.lock(place.shard);
         entry_in(&mut guard, place, key, now, f)
+    }
+
+    /// Whether [`entry_batch`](Self::entry_batch) batches (the slots take
+    /// more than 8 MiB) or walks the keys one by one.
+    pub fn batches(&self) -> bool {
+        self.large
     }
 
     /// [`entry`](Self::entry) for many keys at once, in order: `f(i, value,

@@ -178,6 +178,30 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..config() })]
+
+    /// `record_batch` decides exactly as `record` on each key in order
+    /// (totals included), on a small table and on a batched (over 8 MiB) one.
+    #[test]
+    fn record_batch_matches_record(batches in prop::collection::vec((prop::collection::vec(0u32..12, 0..40), 0u64..400, 0u32..3), 1..40), limit in 1u32..12, capacity in prop_oneof![Just(1024usize), Just(100_000)]) {
+        let config = ThresholdConfig::new(limit, Duration::from_secs(1)).with_capacity(capacity);
+        let one: ThresholdCounter<u32> = ThresholdCounter::new(config.clone()).unwrap();
+        let batched: ThresholdCounter<u32> = ThresholdCounter::new(config).unwrap();
+        let mut now = 0u64;
+        let mut out = Vec::new();
+        for (keys, step, weight) in batches {
+            now += step * 1_000_000;
+            let at = Instant::from_nanos(now);
+            batched.record_batch(&keys, weight, at, &mut out);
+            prop_assert_eq!(out.len(), keys.len());
+            for (k, got) in keys.iter().zip(&out) {
+                prop_assert_eq!(*got, one.record(k, weight, at), "key {} now {}", k, now);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- bans
 
 #[derive(Clone, Debug)]
