@@ -2,8 +2,10 @@
 //! `RateLimiter` (and exact `ThresholdCounter`) against governor's keyed
 //! limiter (DashMap state), quick_cache and a 16-shard `Mutex<HashMap>` with
 //! ahash, on the same keys in the same run, with one dependent random load
-//! over 64 MiB as the memory-latency floor; then one thread against two on
-//! distinct keys. Times are thread CPU time (see `ThreadCpu`).
+//! over 64 MiB as the memory-latency floor; our batch methods
+//! (`check_batch`, `record_batch`, 16 keys a call) per key beside them; then
+//! one thread against two on distinct keys. Times are thread CPU time (see
+//! `ThreadCpu`).
 //!
 //! `cargo bench -p pbxsec-ratelimit --bench ratelimit`
 #![allow(missing_docs)]
@@ -109,6 +111,32 @@ fn chase_table() -> Vec<u64> {
     next
 }
 
+/// Runs about `iters` events in batches of [`BATCH`] keys (the walk's next
+/// keys, `now` advancing 100 ns per event) and returns the thread CPU time
+/// scaled to `iters` events: the time per key.
+fn per_key_in_batches(
+    iters: u64,
+    seq: &[u32],
+    i: &mut usize,
+    now: &mut u64,
+    mut run: impl FnMut(&[IpAddr], Instant),
+) -> Duration {
+    let mut keys = Vec::with_capacity(BATCH);
+    let start = ThreadTime::now();
+    let mut done = 0;
+    while done < iters {
+        keys.clear();
+        for _ in 0..BATCH {
+            *i = (*i + 1) & (SEQ - 1);
+            keys.push(key(seq[*i]));
+        }
+        *now += 100 * BATCH as u64;
+        run(&keys, Instant::from_nanos(*now));
+        done += BATCH as u64;
+    }
+    start.elapsed() * iters as u32 / done as u32
+}
+
 fn bench_checks(c: &mut Criterion<ThreadCpu>) {
     let floor = chase_table();
     for &(n, label) in &[(1_000usize, "1k"), (1_000_000, "1M")] {
@@ -134,24 +162,13 @@ fn bench_checks(c: &mut Criterion<ThreadCpu>) {
 
         // The same checks handed over 16 at a time (`check_batch`), as a
         // front door receiving datagrams in batches would: time per key.
-        let mut keys = Vec::with_capacity(BATCH);
         let mut out = Vec::with_capacity(BATCH);
         g.bench_function("pbxsec_ratelimit_batch16_per_key", |b| {
             b.iter_custom(|iters| {
-                let start = ThreadTime::now();
-                let mut done = 0;
-                while done < iters {
-                    keys.clear();
-                    for _ in 0..BATCH {
-                        i = (i + 1) & (SEQ - 1);
-                        keys.push(key(seq[i]));
-                    }
-                    now += 100 * BATCH as u64;
-                    ours.check_batch(&keys, Instant::from_nanos(now), &mut out);
+                per_key_in_batches(iters, &seq, &mut i, &mut now, |keys, at| {
+                    ours.check_batch(keys, at, &mut out);
                     black_box(&out);
-                    done += BATCH as u64;
-                }
-                start.elapsed() * iters as u32 / done as u32
+                })
             })
         });
         drop(ours);
@@ -223,20 +240,10 @@ fn bench_checks(c: &mut Criterion<ThreadCpu>) {
         let mut out = Vec::with_capacity(BATCH);
         g.bench_function("pbxsec_threshold_exact_batch16_per_key", |b| {
             b.iter_custom(|iters| {
-                let start = ThreadTime::now();
-                let mut done = 0;
-                while done < iters {
-                    keys.clear();
-                    for _ in 0..BATCH {
-                        i = (i + 1) & (SEQ - 1);
-                        keys.push(key(seq[i]));
-                    }
-                    now += 100 * BATCH as u64;
-                    th.record_batch(&keys, 1, Instant::from_nanos(now), &mut out);
+                per_key_in_batches(iters, &seq, &mut i, &mut now, |keys, at| {
+                    th.record_batch(keys, 1, at, &mut out);
                     black_box(&out);
-                    done += BATCH as u64;
-                }
-                start.elapsed() * iters as u32 / done as u32
+                })
             })
         });
         drop(th);
