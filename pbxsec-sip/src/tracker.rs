@@ -802,27 +802,6 @@ impl Events {
     }
 
     #[inline]
-    fn oldest_inline(&self) -> Option<u64> {
-        if self.len == 0 {
-            None
-        } else {
-            self.inline.get(usize::from(self.head)).copied()
-        }
-    }
-
-    #[inline]
-    fn pop_inline(&mut self) {
-        if self.len > 0 {
-            self.len -= 1;
-            self.head = if usize::from(self.head) + 1 == INLINE_EVENTS {
-                0
-            } else {
-                self.head + 1
-            };
-        }
-    }
-
-    #[inline]
     fn push_inline(&mut self, t: u64) {
         let mut i = usize::from(self.head) + usize::from(self.len);
         if i >= INLINE_EVENTS {
@@ -839,17 +818,32 @@ impl Events {
     /// inline, moves the oldest spilled events inline and goes on.
     #[inline]
     fn prune(&mut self, cold: &mut Option<Box<Cold>>, now: u64, window: u64) {
+        // Head and length in registers while dropping (one store each).
+        let (mut head, mut len) = (usize::from(self.head), usize::from(self.len));
         loop {
-            while let Some(t) = self.oldest_inline() {
-                if now.saturating_sub(t) >= window {
-                    self.pop_inline();
-                } else {
-                    return;
+            while len > 0 {
+                match self.inline.get(head) {
+                    Some(&t) if now.saturating_sub(t) >= window => {
+                        head = if head + 1 == INLINE_EVENTS {
+                            0
+                        } else {
+                            head + 1
+                        };
+                        len -= 1;
+                    }
+                    _ => break,
                 }
             }
-            if self.spilled == 0 || !self.refill(cold) {
+            if len > 0 || self.spilled == 0 {
+                // Both below INLINE_EVENTS (< 256).
+                self.head = head as u8;
+                self.len = len as u8;
                 return;
             }
+            if !self.refill(cold) {
+                return;
+            }
+            (head, len) = (usize::from(self.head), usize::from(self.len));
         }
     }
 
