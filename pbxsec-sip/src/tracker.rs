@@ -893,12 +893,13 @@ impl Events {
         self.spilled = u32::try_from(c.spill.len()).unwrap_or(u32::MAX);
     }
 
+    /// Forgets every event and gives the spill buffer's memory back.
     fn clear(&mut self, cold: &mut Option<Box<Cold>>) {
         self.head = 0;
         self.len = 0;
-        if self.spilled > 0 {
-            self.spilled = 0;
-            if let Some(c) = cold.as_mut() {
+        self.spilled = 0;
+        if let Some(c) = cold.as_mut() {
+            if c.spill.capacity() > 0 {
                 c.spill = VecDeque::new();
             }
         }
@@ -1823,7 +1824,20 @@ mod tests {
         assert!(ev.spilled > 0);
         assert!(ev.hit(&mut cold, Instant::from_nanos(2_018), rule));
         assert_eq!(ev.total(), 0);
-        assert_eq!(cold.unwrap().spill.capacity(), 0);
+        assert_eq!(cold.as_ref().unwrap().spill.capacity(), 0);
+        // A buffer left from an earlier spill is freed on reach too.
+        for i in 0..25 {
+            assert!(!ev.hit(&mut cold, Instant::from_nanos(3_000 + i), rule));
+        }
+        assert!(!ev.hit(&mut cold, Instant::from_nanos(4_019), rule));
+        assert_eq!((ev.spilled, ev.len), (0, 6));
+        assert!(cold.as_ref().unwrap().spill.capacity() > 0);
+        // Reached with nothing spilled (a lower limit on the same window).
+        let low = WindowLimit::new(8, Duration::from_nanos(1_000), true).unwrap();
+        assert!(!ev.hit(&mut cold, Instant::from_nanos(4_019), low));
+        assert!(ev.hit(&mut cold, Instant::from_nanos(4_019), low));
+        assert_eq!(ev.total(), 0);
+        assert_eq!(cold.as_ref().unwrap().spill.capacity(), 0);
     }
 
     #[test]
