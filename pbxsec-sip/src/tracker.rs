@@ -753,26 +753,176 @@ impl NatRecord {
     }
 }
 
-/// Everything the tracker knows about one (folded) source, in one slot of
-/// one bounded table: one hash and one probe per observation.
+/// Failed-auth events held inline per source (the oldest ones); newer ones
+/// go to the window's heap part only beyond this many.
+const INLINE_EVENTS: usize = 19;
+
+/// One source's exact sliding window of unit-weight events (the failed-auth
+/// window), built so that an update reads and writes no memory outside the
+/// record while the window holds at most [`INLINE_EVENTS`] events: the
+/// oldest events (the ones an update reads, to drop them once they leave
+/// the window) are held inline, and only the newer ones beyond
+/// [`INLINE_EVENTS`] go to a heap FIFO in the record's cold part
+/// ([`Cold::spill`], appended to until the inline ones have all left the
+/// window; it is then read to move up to [`INLINE_EVENTS`] of its oldest
+/// inline).
 ///
-/// `repr(C, align(64))`: the first cache line holds what a counted failure
-/// reads (`idle_after` and the failed-auth window, 8 + 56 bytes), and the
-/// table starts loading it while it compares fingerprints
-/// ([`SlotValue::TOUCH`]).
+/// Invariant: every inline event is older than (or as old as) every spilled
+/// one, `spilled` is the length of the cold part's FIFO, and nothing is
+/// spilled while the inline ring has room. So once the expired inline
+/// events are dropped, either an inline event is still in the window (then
+/// every held event is, and the held count is exact) or nothing is held.
+///
+/// **Exact**: [`hit`](Self::hit) returns `true` if and only if the events
+/// with `now - t < window`, this one included, number at least the limit
+/// (times are exact nanoseconds); reaching it empties the window (the
+/// tracker's rules all clear on reach). At most `limit - 1` events are held
+/// (8 bytes each on the heap beyond the inline ones).
+///
+/// `pbxsec_ratelimit::WindowCounter` (weighted, 16 bytes per event, every
+/// event on the heap) is the general type; this one belongs beside it
+/// there if another crate needs it.
 #[derive(Default)]
-#[repr(C, align(64))]
-struct SourceRecord {
-    /// Nothing in the record matters from this time on (nanos), unless
-    /// challenges are open.
-    idle_after: u64,
-    failed: WindowCounter,
-    /// Challenges awaiting an answer, and how many of them were answered.
-    open: u32,
-    answered: u32,
-    /// When this record was created (nanos): queued challenges sent before
-    /// it belong to an evicted record of the same source and are not judged.
-    since: u64,
+#[repr(C)]
+struct Events {
+    /// Events in the cold part's FIFO (all newer than the inline ones).
+    spilled: u32,
+    head: u8,
+    len: u8,
+    /// The oldest events, a ring: `inline[(head + i) % INLINE_EVENTS]` for
+    /// `i < len`, oldest first.
+    inline: [u64; INLINE_EVENTS],
+}
+
+impl Events {
+    /// Events held (some may have left the window since the last update).
+    #[inline]
+    fn total(&self) -> u64 {
+        u64::from(self.len) + u64::from(self.spilled)
+    }
+
+    #[inline]
+    fn push_inline(&mut self, t: u64) {
+        let mut i = usize::from(self.head) + usize::from(self.len);
+        if i >= INLINE_EVENTS {
+            i -= INLINE_EVENTS;
+        }
+        if let Some(slot) = self.inline.get_mut(i) {
+            *slot = t;
+            self.len += 1;
+        }
+    }
+
+    /// Drops the events that left the window at `now`: the inline ones
+    /// first (no memory outside the record), then, while nothing is
+    /// inline, moves the oldest spilled events inline and goes on.
+    #[inline]
+    fn prune(&mut self, cold: &mut Option<Box<Cold>>, now: u64, window: u64) {
+        // Head and length in registers while dropping (one store each).
+        let (mut head, mut len) = (usize::from(self.head), usize::from(self.len));
+        loop {
+            while len > 0 {
+                match self.inline.get(head) {
+                    Some(&t) if now.saturating_sub(t) >= window => {
+                        head = if head + 1 == INLINE_EVENTS {
+                            0
+                        } else {
+                            head + 1
+                        };
+                        len -= 1;
+                    }
+                    _ => break,
+                }
+            }
+            if len > 0 || self.spilled == 0 {
+                // Both below INLINE_EVENTS (< 256).
+                self.head = head as u8;
+                self.len = len as u8;
+                return;
+            }
+            if !self.refill(cold) {
+                return;
+            }
+            (head, len) = (usize::from(self.head), usize::from(self.len));
+        }
+    }
+
+    /// Moves up to [`INLINE_EVENTS`] of the oldest spilled events inline
+    /// (the inline ring is empty); `false` if there was nothing to move.
+    #[cold]
+    fn refill(&mut self, cold: &mut Option<Box<Cold>>) -> bool {
+        self.head = 0;
+        self.len = 0;
+        let Some(c) = cold.as_mut() else {
+            self.spilled = 0;
+            return false;
+        };
+        while usize::from(self.len) < INLINE_EVENTS {
+            let Some(t) = c.spill.pop_front() else {
+                break;
+            };
+            self.push_inline(t);
+        }
+        self.spilled = u32::try_from(c.spill.len()).unwrap_or(u32::MAX);
+        self.len > 0
+    }
+
+    /// Counts one event at `now`; `true` when the events in the window
+    /// (this one included) reach the limit, which then empties the window.
+    #[inline]
+    fn hit(&mut self, cold: &mut Option<Box<Cold>>, now: Instant, rule: WindowLimit) -> bool {
+        let now = now.as_nanos();
+        self.prune(cold, now, rule.window_nanos());
+        if self.total() + 1 >= rule.limit() {
+            self.clear(cold);
+            return true;
+        }
+        if self.spilled == 0 && usize::from(self.len) < INLINE_EVENTS {
+            self.push_inline(now);
+        } else {
+            self.spill(cold, now);
+        }
+        false
+    }
+
+    /// Appends a newer event to the cold part's FIFO.
+    #[cold]
+    fn spill(&mut self, cold: &mut Option<Box<Cold>>, now: u64) {
+        let c = cold.get_or_insert_with(Box::default);
+        c.spill.push_back(now);
+        self.spilled = u32::try_from(c.spill.len()).unwrap_or(u32::MAX);
+    }
+
+    /// Forgets every event and gives the spill buffer's memory back.
+    fn clear(&mut self, cold: &mut Option<Box<Cold>>) {
+        self.head = 0;
+        self.len = 0;
+        self.spilled = 0;
+        if let Some(c) = cold.as_mut() {
+            if c.spill.capacity() > 0 {
+                c.spill = VecDeque::new();
+            }
+        }
+    }
+
+    /// A word of each of the inline events' cache lines (for
+    /// [`SlotValue::touch`]).
+    #[inline(always)]
+    fn touch(&self) -> u64 {
+        self.inline[INLINE_EVENTS / 4] ^ self.inline[INLINE_EVENTS - 1]
+    }
+}
+
+/// What a source's record keeps out of line: every counter and state but
+/// the failed-auth window and the open challenges. Allocated the first time
+/// one of them is used for the source (a NAT success, an unknown extension,
+/// an unanswered challenge, a refusal, a request under the flood rule, a
+/// per-extension failure) and freed with the record.
+#[derive(Default)]
+struct Cold {
+    /// The failed-auth window's events beyond the inline ones, oldest
+    /// first (see [`Events`]).
+    spill: VecDeque<u64>,
     nat: NatRecord,
     unknown: WindowCounter,
     unanswered: WindowCounter,
@@ -781,18 +931,17 @@ struct SourceRecord {
     locks: [ExtWindow; LOCKOUT_EXTENSIONS_PER_SOURCE],
 }
 
-impl SourceRecord {
-    /// Marks a record just created for a key.
+impl Cold {
+    /// The window of a per-source counter kept here (the failed-auth one
+    /// is inline in the record: `Failed` never comes here).
     #[inline]
-    fn created(&mut self, found: Found, now: Instant) {
-        if found != Found::Present {
-            self.since = now.as_nanos();
+    fn window(&mut self, which: Which) -> &mut WindowCounter {
+        match which {
+            Which::Unknown | Which::Failed => &mut self.unknown,
+            Which::Unanswered => &mut self.unanswered,
+            Which::Refused => &mut self.refused,
+            Which::Flood => &mut self.flood,
         }
-    }
-
-    #[inline]
-    fn keep_until(&mut self, t: u64) {
-        self.idle_after = self.idle_after.max(t);
     }
 
     fn locked(&self, ext: u64, now: u64) -> bool {
@@ -837,29 +986,12 @@ impl SourceRecord {
         }
         Some(l)
     }
-}
-
-impl SlotValue for SourceRecord {
-    const TOUCH: bool = true;
-
-    #[inline(always)]
-    fn touch(&self) -> u64 {
-        self.idle_after
-    }
-
-    #[inline]
-    fn is_idle(&self, now: Instant) -> bool {
-        self.open == 0 && now.as_nanos() >= self.idle_after
-    }
 
     /// Locks in force first (2^48 each), then the NAT state (2^40 for a
     /// shared previous period, 2^32 per distinct successful extension of
-    /// this one), then the weights held and the open challenges.
-    fn keep_score(&self, now: Instant) -> u64 {
-        let now = now.as_nanos();
-        let mut score = u64::from(self.open)
-            + self.failed.total()
-            + self.unknown.total()
+    /// this one), then the weights held.
+    fn keep_score(&self, now: u64) -> u64 {
+        let mut score = self.unknown.total()
             + self.unanswered.total()
             + self.refused.total()
             + self.flood.total();
@@ -874,6 +1006,91 @@ impl SlotValue for SourceRecord {
             score = score.saturating_add(1 << 40);
         }
         score
+    }
+}
+
+/// Everything the tracker knows about one (folded) source, in one slot of
+/// one bounded table: one hash and one probe per observation.
+///
+/// `repr(C, align(64))`, three cache lines (192 bytes): `idle_after`, the
+/// open-challenge counts, the pointer to the cold part and the failed-auth
+/// window with up to [`INLINE_EVENTS`] events inline, which is all a
+/// counted failure reads; the table starts loading the three lines while
+/// it compares fingerprints ([`SlotValue::TOUCH`]). Everything else is in
+/// [`Cold`], out of line.
+#[derive(Default)]
+#[repr(C, align(64))]
+struct SourceRecord {
+    /// Nothing in the record matters from this time on (nanos), unless
+    /// challenges are open.
+    idle_after: u64,
+    /// When this record was created (nanos): queued challenges sent before
+    /// it belong to an evicted record of the same source and are not judged.
+    since: u64,
+    /// Challenges awaiting an answer, and how many of them were answered.
+    open: u32,
+    answered: u32,
+    cold: Option<Box<Cold>>,
+    failed: Events,
+}
+
+/// The record is three cache lines.
+const _: () = assert!(size_of::<SourceRecord>() == 192);
+
+impl SourceRecord {
+    /// Marks a record just created for a key.
+    #[inline]
+    fn created(&mut self, found: Found, now: Instant) {
+        if found != Found::Present {
+            self.since = now.as_nanos();
+        }
+    }
+
+    #[inline]
+    fn keep_until(&mut self, t: u64) {
+        self.idle_after = self.idle_after.max(t);
+    }
+
+    fn locked(&self, ext: u64, now: u64) -> bool {
+        self.cold.as_ref().is_some_and(|c| c.locked(ext, now))
+    }
+
+    #[inline]
+    fn shared(&self, nat: NatRule, now: u64) -> bool {
+        self.cold
+            .as_ref()
+            .is_some_and(|c| c.nat.shared(nat.epoch(now), nat.min))
+    }
+
+    /// The out-of-line part, allocated on first use.
+    #[inline]
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+}
+
+impl SlotValue for SourceRecord {
+    const TOUCH: bool = true;
+
+    #[inline(always)]
+    fn touch(&self) -> u64 {
+        self.idle_after ^ self.failed.touch()
+    }
+
+    #[inline]
+    fn is_idle(&self, now: Instant) -> bool {
+        self.open == 0 && now.as_nanos() >= self.idle_after
+    }
+
+    /// Locks in force first (2^48 each), then the NAT state (2^40 for a
+    /// shared previous period, 2^32 per distinct successful extension of
+    /// this one), then the weights held and the open challenges.
+    fn keep_score(&self, now: Instant) -> u64 {
+        let score = u64::from(self.open) + self.failed.total();
+        match &self.cold {
+            Some(c) => score.saturating_add(c.keep_score(now.as_nanos())),
+            None => score,
+        }
     }
 }
 
@@ -1020,34 +1237,34 @@ impl Rules {
             return false;
         };
         let n = now.as_nanos();
-        let held = match which {
-            Which::Failed => rec.failed.total(),
-            Which::Unknown => rec.unknown.total(),
-            Which::Unanswered => rec.unanswered.total(),
-            Which::Refused => rec.refused.total(),
-            Which::Flood => rec.flood.total(),
-        };
-        // Whether the source is shared only matters once this event could
-        // reach the base limit (the weights held, expired ones included,
-        // plus this one): below it, neither limit is reached. This keeps
-        // the NAT epoch (a division) off the common path.
-        let shared = match (self.nat, which) {
-            (Some(nat), Which::Failed | Which::Unknown | Which::Unanswered)
-                if held + 1 >= c.base.limit() =>
+        if let Which::Failed = which {
+            // The hot path: the failed-auth window is inline in the record.
+            // Whether the source is shared only matters once this event
+            // could reach the base limit (the events held, expired ones
+            // included, plus this one): below it, neither limit is reached.
+            // This keeps the NAT state (out of line) and its epoch (a
+            // division) off the common path.
+            let shared = match self.nat {
+                Some(nat) if rec.failed.total() + 1 >= c.base.limit() => rec.shared(nat, n),
+                _ => false,
+            };
+            let limit = c.limit(shared);
+            let reached = rec.failed.hit(&mut rec.cold, now, limit);
+            rec.keep_until(n.saturating_add(limit.window_nanos()));
+            return reached;
+        }
+        let cold = rec.cold();
+        let shared = match self.nat {
+            Some(nat)
+                if matches!(which, Which::Unknown | Which::Unanswered)
+                    && cold.window(which).total() + 1 >= c.base.limit() =>
             {
-                rec.nat.shared(nat.epoch(n), nat.min)
+                cold.nat.shared(nat.epoch(n), nat.min)
             }
             _ => false,
         };
         let limit = c.limit(shared);
-        let window = match which {
-            Which::Failed => &mut rec.failed,
-            Which::Unknown => &mut rec.unknown,
-            Which::Unanswered => &mut rec.unanswered,
-            Which::Refused => &mut rec.refused,
-            Which::Flood => &mut rec.flood,
-        };
-        let reached = window.hit(1, now, limit);
+        let reached = cold.window(which).hit(1, now, limit);
         rec.keep_until(n.saturating_add(limit.window_nanos()));
         reached
     }
@@ -1058,15 +1275,20 @@ impl Rules {
     fn failed(&self, rec: &mut SourceRecord, ext: Option<u64>, now: Instant, out: &mut Outcome) {
         if let (Some(ext), Some((limit, lock_for))) = (ext, self.lockout) {
             let n = now.as_nanos();
-            if let Some(l) = rec.lock_window(ext, n, limit.window_nanos()) {
+            let mut keep = None;
+            if let Some(l) = rec.cold().lock_window(ext, n, limit.window_nanos()) {
+                let mut until = n.saturating_add(limit.window_nanos());
                 if l.window.hit(1, now, limit) {
-                    let until =
+                    let locked =
                         n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
-                    l.locked_until = l.locked_until.max(until);
+                    l.locked_until = l.locked_until.max(locked);
                     out.locked = true;
-                    rec.keep_until(until);
+                    until = until.max(locked);
                 }
-                rec.keep_until(n.saturating_add(limit.window_nanos()));
+                keep = Some(until);
+            }
+            if let Some(t) = keep {
+                rec.keep_until(t);
             }
         }
         if self.count(rec, Which::Failed, now) {
@@ -1200,7 +1422,7 @@ impl Tracker {
             return false;
         };
         self.records
-            .get(&src, |r| r.nat.shared(nat.epoch(now.as_nanos()), nat.min))
+            .get(&src, |r| r.shared(nat, now.as_nanos()))
             .unwrap_or(false)
     }
 
@@ -1411,7 +1633,7 @@ impl Tracker {
                         if let (Some(nat), Some(ext)) = (rules.nat, ext) {
                             let n = now.as_nanos();
                             let epoch = nat.epoch(n);
-                            r.nat.success(epoch, (ext >> 32) as u32 | 1, nat.min);
+                            r.cold().nat.success(epoch, (ext >> 32) as u32 | 1, nat.min);
                             r.keep_until(epoch.saturating_add(2).saturating_mul(nat.period_ns));
                         }
                     } else if outcome == DigestOutcome::UnknownUser {
@@ -1514,5 +1736,113 @@ impl Tracker {
             self.ban(src, reason, p.now, p.wall, report);
             report.set_response(Decision::DropSilently);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The reference: every event's time, and the exact rule.
+    fn model_hit(events: &mut Vec<u64>, now: u64, limit: u64, window: u64) -> bool {
+        let in_window = events
+            .iter()
+            .filter(|&&t| now.saturating_sub(t) < window)
+            .count() as u64;
+        if in_window + 1 >= limit {
+            events.clear();
+            true
+        } else {
+            events.push(now);
+            false
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The inline-then-spilled window decides exactly as the model, and
+        /// holds exactly the events in the window (fewer than the limit), with
+        /// `spilled` matching its FIFO.
+        #[test]
+        fn events_match_the_exact_model(
+            limit in 1u32..=70,
+            window in 1u64..=2_000,
+            steps in proptest::collection::vec(
+                prop_oneof![4 => 0u64..=20, 2 => 0u64..=400, 1 => 0u64..=5_000],
+                0..400,
+            ),
+        ) {
+            let rule = WindowLimit::new(limit, Duration::from_nanos(window), true).unwrap();
+            let mut ev = Events::default();
+            let mut cold: Option<Box<Cold>> = None;
+            let mut model = Vec::new();
+            let mut now = 1_000_000u64;
+            for step in steps {
+                now += step;
+                let want = model_hit(&mut model, now, u64::from(limit), window);
+                let got = ev.hit(&mut cold, Instant::from_nanos(now), rule);
+                prop_assert_eq!(got, want, "at {}", now);
+                prop_assert!(ev.total() < u64::from(limit));
+                prop_assert!(usize::from(ev.len) <= INLINE_EVENTS);
+                let spill = cold.as_ref().map_or(0, |c| c.spill.len());
+                prop_assert_eq!(u64::from(ev.spilled), spill as u64);
+                prop_assert!(ev.spilled == 0 || ev.len > 0, "spilled events with an empty inline ring");
+                // Exactly the events in the window are held (the expired
+                // ones were all dropped before counting).
+                let live = model.iter().filter(|&&t| now.saturating_sub(t) < window).count();
+                prop_assert_eq!(ev.total(), live as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn a_burst_beyond_the_inline_events_spills_and_comes_back_inline() {
+        let rule = WindowLimit::new(50, Duration::from_nanos(1_000), true).unwrap();
+        let mut ev = Events::default();
+        let mut cold = None;
+        for i in 0..30 {
+            assert!(!ev.hit(&mut cold, Instant::from_nanos(1_000 + i), rule));
+        }
+        assert_eq!(ev.total(), 30);
+        assert_eq!(usize::from(ev.len), INLINE_EVENTS);
+        assert_eq!(ev.spilled as usize, 30 - INLINE_EVENTS);
+        // The 19 inline ones (1_000..=1_018) have left the window at 2_018:
+        // the 11 spilled come back inline, and this one joins them there.
+        assert!(!ev.hit(&mut cold, Instant::from_nanos(2_018), rule));
+        assert_eq!(ev.total(), 12);
+        assert_eq!(ev.spilled, 0);
+        assert_eq!(ev.len, 12);
+        // 49 events within the window, then the 50th reaches the limit.
+        for _ in 0..37 {
+            assert!(!ev.hit(&mut cold, Instant::from_nanos(2_018), rule));
+        }
+        assert_eq!(ev.total(), 49);
+        assert!(ev.spilled > 0);
+        assert!(ev.hit(&mut cold, Instant::from_nanos(2_018), rule));
+        assert_eq!(ev.total(), 0);
+        assert_eq!(cold.as_ref().unwrap().spill.capacity(), 0);
+        // A buffer left from an earlier spill is freed on reach too.
+        for i in 0..25 {
+            assert!(!ev.hit(&mut cold, Instant::from_nanos(3_000 + i), rule));
+        }
+        assert!(!ev.hit(&mut cold, Instant::from_nanos(4_019), rule));
+        assert_eq!((ev.spilled, ev.len), (0, 6));
+        assert!(cold.as_ref().unwrap().spill.capacity() > 0);
+        // Reached with nothing spilled (a lower limit on the same window).
+        let low = WindowLimit::new(8, Duration::from_nanos(1_000), true).unwrap();
+        assert!(!ev.hit(&mut cold, Instant::from_nanos(4_019), low));
+        assert!(ev.hit(&mut cold, Instant::from_nanos(4_019), low));
+        assert_eq!(ev.total(), 0);
+        assert_eq!(cold.as_ref().unwrap().spill.capacity(), 0);
+    }
+
+    #[test]
+    fn the_record_is_three_cache_lines() {
+        assert_eq!(size_of::<SourceRecord>(), 192);
+        assert_eq!(align_of::<SourceRecord>(), 64);
     }
 }
