@@ -72,7 +72,7 @@ pub trait SlotValue: Default {
     /// `true` for a value that spans several cache lines, or whose update
     /// reads memory it points to: a lookup then
     /// reads [`touch`](Self::touch) of a slot whose fingerprint matches
-    /// while it compares that slot's key (stored after the value), so the
+    /// while it compares that slot's key (stored before the value), so the
     /// value's first line is already on its way (without `unsafe` prefetch
     /// instructions). Default `false`.
     const TOUCH: bool = false;
@@ -87,13 +87,14 @@ pub trait SlotValue: Default {
     }
 }
 
-/// One slot: the value, then its key (`None`: empty), side by side so one
+/// One slot: the key (`None`: empty), then its value, side by side so one
 /// cache line holds both when they are small (an IP address and a GCRA
-/// time: 32 bytes).
+/// time: 32 bytes), and a large cache-line aligned value's first line
+/// directly follows the key's line (the pair a CPU fetches together).
 #[repr(C)]
 struct Slot<K, V> {
-    val: V,
     key: Option<K>,
+    val: V,
 }
 
 /// A bucket's slots, cache-line aligned, so a small slot never straddles
