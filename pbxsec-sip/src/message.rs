@@ -182,6 +182,24 @@ struct Span {
     end: u32,
 }
 
+/// The trimmed value of the first header of the indexed `kind` and its byte
+/// offset in the input, from the index `first` over `head`.
+#[inline(always)]
+fn span_value<'a>(
+    head: &'a str,
+    base: usize,
+    first: &[Span; INDEXED.len()],
+    kind: HeaderName,
+) -> Option<(&'a str, usize)> {
+    let span = first.get(slot(kind)?)?;
+    if span.at == 0 {
+        return None;
+    }
+    let at = span.at as usize;
+    let (value, cut) = trim(sub(head, at, span.end as usize));
+    Some((value, base + at + cut))
+}
+
 /// Scans one message with the default [`Limits`]. Same as [`Message::scan`].
 ///
 /// # Errors
@@ -482,30 +500,33 @@ impl<'a> Message<'a> {
             .map_err(|e| err(base + e.valid_up_to(), ScanProblem::InvalidUtf8))?;
         let line = sub(head, 0, start_end - base);
         let (start, version) = parse_start_line(line, base)?;
-        let mut msg = Self {
+        // Content-Length straight from the index, before the view is built,
+        // so the view is written once, in place.
+        let mut body_len = input.len().saturating_sub(pos);
+        let mut content_length = None;
+        if let Some((value, at)) = span_value(head, base, &first, HeaderName::ContentLength) {
+            let n = parse_decimal(value)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(err(at, ScanProblem::BadContentLength))?;
+            if n > body_len {
+                return Err(err(at, ScanProblem::ContentLengthExceedsBody));
+            }
+            body_len = n;
+            content_length = Some(n);
+        }
+        Ok(Self {
             input,
             head,
             base,
             headers_at: headers_abs - base,
             body_at: pos,
-            body_len: input.len().saturating_sub(pos),
-            content_length: None,
+            body_len,
+            content_length,
             start,
             version,
             header_count: count,
             first,
-        };
-        if let Some((value, at)) = msg.value(HeaderName::ContentLength) {
-            let n = parse_decimal(value)
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or(err(at, ScanProblem::BadContentLength))?;
-            if n > msg.body_len {
-                return Err(err(at, ScanProblem::ContentLengthExceedsBody));
-            }
-            msg.body_len = n;
-            msg.content_length = Some(n);
-        }
-        Ok(msg)
+        })
     }
 
     /// The start line.
@@ -611,16 +632,10 @@ impl<'a> Message<'a> {
     /// offset in the input, straight from the index built while scanning.
     #[inline]
     pub(crate) fn value(&self, kind: HeaderName) -> Option<(&'a str, usize)> {
-        let Some(k) = slot(kind) else {
+        if slot(kind).is_none() {
             return self.walk_first(kind).map(|h| (h.value, h.value_offset));
-        };
-        let span = self.first.get(k)?;
-        if span.at == 0 {
-            return None;
         }
-        let at = span.at as usize;
-        let (value, cut) = trim(sub(self.head, at, span.end as usize));
-        Some((value, self.base + at + cut))
+        span_value(self.head, self.base, &self.first, kind)
     }
 
     /// Offset in `head` of the line holding the first header of `kind`.

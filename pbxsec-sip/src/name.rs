@@ -355,7 +355,14 @@ impl HeaderName {
             return Self::Other;
         };
         match KEYS.get(usize::from(i)) {
-            Some(&(key, key_len, kind)) if key_len == len && key == k => kind,
+            // Word by word in registers: comparing the arrays whole makes the
+            // compiler spill `k` and reload it as one vector, which stalls on
+            // store forwarding.
+            Some(&(key, key_len, kind))
+                if key_len == len && ((key[0] ^ k[0]) | (key[1] ^ k[1]) | (key[2] ^ k[2])) == 0 =>
+            {
+                kind
+            }
             _ => Self::Other,
         }
     }

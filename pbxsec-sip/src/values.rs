@@ -223,10 +223,11 @@ impl<'a> Uri<'a> {
         }
         let opaque = from(s, colon + 1);
         let ob = opaque.as_bytes();
-        let Some(at_sign) = memchr::memchr(b'@', ob) else {
+        let Some(at_sign) = text::find_byte(ob, 0, b'@') else {
             return Ok(None);
         };
-        let end = memchr::memchr(b':', ob.get(..at_sign).unwrap_or_default()).unwrap_or(at_sign);
+        let end =
+            text::find_byte(ob.get(..at_sign).unwrap_or_default(), 0, b':').unwrap_or(at_sign);
         Ok(Some(sub(opaque, 0, end)))
     }
 
@@ -849,7 +850,7 @@ impl<'a> Message<'a> {
         // report it as `via()` does) split first as `via()` does.
         if let Ok(h) = Via::head(value, at) {
             let before = value.as_bytes().get(..h.params_at).unwrap_or_default();
-            if !before.contains(&b',') {
+            if text::find_byte(before, 0, b',').is_none() {
                 return Ok((h.host, h.port));
             }
         }
