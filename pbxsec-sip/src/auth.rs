@@ -52,10 +52,11 @@ impl<'a> AuthParams<'a> {
         if self.done {
             return Ok(None);
         }
+        let want = Needle::new(name);
         loop {
             match step(self.s, pos) {
                 Ok(Some((param, next))) => {
-                    if param.name.eq_ignore_ascii_case(name) {
+                    if want.matches(param.name, name) {
                         return Ok(Some(param));
                     }
                     pos = next;
@@ -89,6 +90,43 @@ impl<'a> Iterator for AuthParams<'a> {
                 None
             }
             Err((i, problem)) => self.fail(i, problem),
+        }
+    }
+}
+
+/// A parameter name to look for, folded once into a word when it is up to
+/// eight letters, digits and `-` (every digest parameter name), so each
+/// candidate costs one compare instead of a byte loop.
+#[derive(Clone, Copy)]
+struct Needle {
+    len: usize,
+    /// The name folded as [`crate::name::folded_word`] folds it, `None` when
+    /// it does not fit the fast path.
+    word: Option<u64>,
+}
+
+impl Needle {
+    fn new(name: &str) -> Self {
+        let b = name.as_bytes();
+        let plain = b.len() <= 8 && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-');
+        Self {
+            len: b.len(),
+            word: plain.then(|| crate::name::folded_word(b, 0, b.len())),
+        }
+    }
+
+    /// ASCII case-insensitive equality of the token `candidate` with `name`
+    /// (the text this needle was made from). Folding (setting bit 5) maps a
+    /// token character onto a letter, digit or `-` only from that same
+    /// character or its other case, so equal folded words mean equal names.
+    #[inline]
+    fn matches(self, candidate: &str, name: &str) -> bool {
+        if candidate.len() != self.len {
+            return false;
+        }
+        match self.word {
+            Some(w) => crate::name::folded_word(candidate.as_bytes(), 0, self.len) == w,
+            None => candidate.eq_ignore_ascii_case(name),
         }
     }
 }
@@ -470,5 +508,41 @@ impl<'a> Message<'a> {
         self.value(kind)
             .map(|(value, at)| DigestChallenge::parse_at(value, at, kind))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use proptest::prelude::*;
+
+    use super::Needle;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        /// The folded-word name compare is ASCII case-insensitive equality
+        /// for every token candidate and any name.
+        #[test]
+        fn needle_is_case_insensitive_equality(
+            candidate in "[-.!%*_+`'~a-zA-Z0-9]{1,10}",
+            name in prop_oneof!["[-a-zA-Z0-9]{1,10}", ".{0,10}", "[\\x00-\\x7f]{1,9}"],
+            copy in any::<bool>(),
+        ) {
+            // Often the same name in another case, so equality is exercised.
+            let candidate = if copy {
+                name.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c }).collect()
+            } else {
+                candidate
+            };
+            if candidate.bytes().all(crate::text::is_token) {
+                prop_assert_eq!(
+                    Needle::new(&name).matches(&candidate, &name),
+                    candidate.eq_ignore_ascii_case(&name),
+                    "{:?} {:?}", candidate, name
+                );
+            }
+        }
     }
 }

@@ -223,12 +223,52 @@ fn line_at(b: &[u8], pos: usize) -> Option<(usize, usize)> {
     Some((end, nl + 1))
 }
 
+/// One slot of [`SCAN_NAMES`]: a known name of 2 to 15 bytes as the
+/// scanner reads it (folded, two words, bytes past the name zero), its
+/// length (0 for an empty slot) and its index slot ([`UNINDEXED`] when the
+/// scanner does not index it).
+#[derive(Clone, Copy)]
+struct ScanName {
+    w: [u64; 2],
+    len: u8,
+    slot: u8,
+}
+
+/// The known names of 2 to 15 bytes, placed by [`crate::name::name_hash`]
+/// (collision-free, checked when [`HeaderName::classify_words`]' table is
+/// built): one load and one compare classify a name and give its index
+/// slot, where the general classifier needs two dependent loads and then
+/// the slot table.
+const SCAN_NAMES: [ScanName; 256] = {
+    let mut t = [ScanName {
+        w: [0; 2],
+        len: 0,
+        slot: UNINDEXED,
+    }; 256];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        let kind = HeaderName::ALL[i];
+        let name = kind.as_str();
+        if name.len() >= 2 && name.len() <= 15 {
+            let k = crate::name::folded_key(name);
+            t[crate::name::name_hash(k, name.len())] = ScanName {
+                w: [k[0], k[1]],
+                len: name.len() as u8,
+                slot: SLOT[kind as usize],
+            };
+        }
+        i += 1;
+    }
+    t
+};
+
 /// The common header name: 1 to 15 token characters right before a colon,
 /// read as two words with no per-byte branch. Returns the colon's index and
-/// the name's kind; `None` sends the caller to the byte-by-byte path (longer
-/// names, whitespace before the colon, errors, the end of the input).
+/// the name's index slot ([`UNINDEXED`] when not indexed); `None` sends the
+/// caller to the byte-by-byte path (longer names, whitespace before the
+/// colon, errors, the end of the input).
 #[inline(always)]
-fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
+fn short_name(input: &[u8], pos: usize) -> Option<(usize, u8)> {
     const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     const FOLD: u64 = 0x2020_2020_2020_2020;
     let w0 = text::word(input, pos)?;
@@ -253,23 +293,27 @@ fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
             (1u64 << (k * 8)) - 1
         }
     };
-    let kind = if n == 1 {
-        HeaderName::classify(input, pos, 1)
-    } else {
-        HeaderName::classify_words(
-            n,
-            [
-                (w0 | FOLD) & mask(n),
-                if n > 8 { (w1 | FOLD) & mask(n - 8) } else { 0 },
-                0,
-            ],
+    let (known, slot) = if n == 1 {
+        let kind = HeaderName::classify(input, pos, 1);
+        (
+            kind != HeaderName::Other,
+            SLOT.get(kind as usize).copied().unwrap_or(UNINDEXED),
         )
+    } else {
+        let k0 = (w0 | FOLD) & mask(n);
+        let k1 = if n > 8 { (w1 | FOLD) & mask(n - 8) } else { 0 };
+        match SCAN_NAMES.get(crate::name::name_hash([k0, k1, 0], n)) {
+            Some(e) if usize::from(e.len) == n && ((e.w[0] ^ k0) | (e.w[1] ^ k1)) == 0 => {
+                (true, e.slot)
+            }
+            _ => (false, UNINDEXED),
+        }
     };
     // Every byte before the colon must be a token character. A known name
     // matched letter for letter (each byte with bit 5 set), which leaves
     // only one non-token byte that folds onto a name character: CR (0x0d)
     // onto `-` (0x2d). Other names are checked byte by byte.
-    if kind == HeaderName::Other {
+    if !known {
         if !input.get(pos..pos + n)?.iter().all(|&c| is_token(c)) {
             return None;
         }
@@ -281,7 +325,7 @@ fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
             return None;
         }
     }
-    Some((pos + n, kind))
+    Some((pos + n, slot))
 }
 
 /// The error for a header line the fast path in [`Message::scan_with`]
@@ -450,7 +494,7 @@ impl<'a> Message<'a> {
                     else {
                         return Err(line_error(input, pos, limits));
                     };
-                    let (i, kind) = match short_name(input, pos) {
+                    let (i, slot) = match short_name(input, pos) {
                         Some(found) => found,
                         None => {
                             let mut i = pos;
@@ -464,7 +508,8 @@ impl<'a> Message<'a> {
                             if name_end == pos || input.get(i) != Some(&b':') {
                                 return Err(line_error(input, pos, limits));
                             }
-                            (i, HeaderName::classify(input, pos, name_end - pos))
+                            let kind = HeaderName::classify(input, pos, name_end - pos);
+                            (i, SLOT.get(kind as usize).copied().unwrap_or(UNINDEXED))
                         }
                     };
                     let end = if input.get(nl - 1) == Some(&b'\r') {
@@ -480,7 +525,8 @@ impl<'a> Message<'a> {
                         return Err(err(pos, ScanProblem::TooManyHeaders));
                     }
                     open = None;
-                    if let Some(k) = slot(kind) {
+                    if slot != UNINDEXED {
+                        let k = usize::from(slot);
                         if let Some(span) = first.get_mut(k) {
                             if span.at == 0 {
                                 *span = Span {

@@ -214,13 +214,25 @@ impl<'a> Uri<'a> {
     /// reading the rest (see [`NameAddr::parse_user`]).
     #[inline]
     fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
-        let Some(colon) = crate::message::scheme_len(s) else {
-            return Err(bad(header, at, ValueProblem::BadUri));
+        // `sip:` in any case, in one compare: bit 5 folds only `S`, `I`, `P`
+        // onto `s`, `i`, `p`; the colon is compared exactly.
+        let sip = s
+            .as_bytes()
+            .get(..4)
+            .and_then(|p| <[u8; 4]>::try_from(p).ok())
+            .is_some_and(|p| u32::from_le_bytes(p) | 0x0020_2020 == u32::from_le_bytes(*b"sip:"));
+        let colon = if sip {
+            3
+        } else {
+            let Some(colon) = crate::message::scheme_len(s) else {
+                return Err(bad(header, at, ValueProblem::BadUri));
+            };
+            let scheme = sub(s, 0, colon);
+            if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
+                return Ok(None);
+            }
+            colon
         };
-        let scheme = sub(s, 0, colon);
-        if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
-            return Ok(None);
-        }
         let opaque = from(s, colon + 1);
         let ob = opaque.as_bytes();
         let Some(at_sign) = text::find_byte(ob, 0, b'@') else {
@@ -664,17 +676,18 @@ impl<'a> Via<'a> {
             }
             he += 1;
         }
-        while b
-            .get(he)
-            .is_some_and(|&c| !is_lws(c) && c != b';' && c != b':')
-        {
-            he += 1;
-        }
+        he = text::find_any(b, he, [b' ', b'\t', b'\r', b'\n', b';', b':']);
         let mut pe = he;
+        // The port's value, read while its digits are found (saturating:
+        // anything above 65,535 is a bad port either way).
+        let mut port_value = 0u32;
         let pj = skip_lws(s, he);
         if b.get(pj) == Some(&b':') {
             pe = skip_lws(s, pj + 1);
-            while b.get(pe).is_some_and(u8::is_ascii_digit) {
+            while let Some(&c) = b.get(pe).filter(|c| c.is_ascii_digit()) {
+                port_value = port_value
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(c - b'0'));
                 pe += 1;
             }
         }
@@ -689,12 +702,13 @@ impl<'a> Via<'a> {
             hostport
         };
         let port = if pe > he {
-            let p = sub(s, skip_lws(s, pj + 1), pe);
-            Some(
-                text::parse_decimal(p)
-                    .and_then(|n| u16::try_from(n).ok())
-                    .ok_or(bad(H, at + pj, ValueProblem::BadPort))?,
-            )
+            // One to 20 digits (as `parse_decimal` reads numbers), and no
+            // more than a u16 holds.
+            let digits = pe - skip_lws(s, pj + 1);
+            if digits == 0 || digits > 20 {
+                return Err(bad(H, at + pj, ValueProblem::BadPort));
+            }
+            Some(u16::try_from(port_value).map_err(|_| bad(H, at + pj, ValueProblem::BadPort))?)
         } else {
             None
         };
