@@ -520,7 +520,7 @@ mod tests {
     use super::Needle;
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
         /// The folded-word name compare is ASCII case-insensitive equality
         /// for every token candidate and any name.

@@ -542,8 +542,14 @@ impl<'a> Message<'a> {
             }
         }
         let head_bytes = input.get(base..head_end).unwrap_or_default();
-        let head = std::str::from_utf8(head_bytes)
-            .map_err(|e| err(base + e.valid_up_to(), ScanProblem::InvalidUtf8))?;
+        // `simdutf8` validates with SIMD (AVX2 / SSE4.2 / NEON, picked at run
+        // time), about three times faster than `std` on a SIP head; on an
+        // error `std` runs again to say where (the rare, cold path).
+        let head = match simdutf8::basic::from_utf8(head_bytes) {
+            Ok(head) => head,
+            Err(_) => std::str::from_utf8(head_bytes)
+                .map_err(|e| err(base + e.valid_up_to(), ScanProblem::InvalidUtf8))?,
+        };
         let line = sub(head, 0, start_end - base);
         let (start, version) = parse_start_line(line, base)?;
         // Content-Length straight from the index, before the view is built,
