@@ -174,7 +174,7 @@ fn slot(kind: HeaderName) -> Option<usize> {
 }
 
 /// The raw value of a header in `head`: from just after the colon to the
-/// line feed of its last (continuation) line. `at == 0` means absent (a
+/// end of its last (continuation) line, without the line end. `at == 0` means absent (a
 /// value never starts at 0: the start line comes first).
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
@@ -476,7 +476,7 @@ impl<'a> Message<'a> {
                         return Err(err(pos, ScanProblem::OrphanContinuation));
                     }
                     if let Some(slot) = open.and_then(|k| first.get_mut(k)) {
-                        slot.end = rel(next - 1);
+                        slot.end = rel(end);
                     }
                     pos = next;
                 }
@@ -531,7 +531,7 @@ impl<'a> Message<'a> {
                             if span.at == 0 {
                                 *span = Span {
                                     at: rel(i + 1),
-                                    end: rel(nl),
+                                    end: rel(end),
                                 };
                                 open = Some(k);
                             }
