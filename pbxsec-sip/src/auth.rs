@@ -47,6 +47,7 @@ impl<'a> AuthParams<'a> {
     ///
     /// # Errors
     /// [`crate::Error::Header`] for a malformed parameter met before it.
+    #[inline]
     pub fn find(&self, name: &str) -> Result<Option<AuthParam<'a>>> {
         let mut pos = self.pos;
         if self.done {
@@ -106,6 +107,7 @@ struct Needle {
 }
 
 impl Needle {
+    #[inline(always)]
     fn new(name: &str) -> Self {
         let b = name.as_bytes();
         let plain = b.len() <= 8 && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-');
@@ -211,6 +213,7 @@ fn each<'a>(
 }
 
 /// Splits `scheme params` and checks the scheme is a token.
+#[inline]
 fn split_scheme(s: &str, at: usize, header: HeaderName) -> Result<(&str, &str, usize)> {
     let (s, cut) = trim(s);
     let at = at + cut;
@@ -451,6 +454,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`crate::Error::Header`] when it is malformed.
+    #[inline]
     pub fn authorization(&self) -> Result<Option<DigestCredentials<'a>>> {
         self.credentials(HeaderName::Authorization)
     }
@@ -471,6 +475,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`crate::Error::Header`] when the scheme is missing or not a token.
+    #[inline]
     pub fn authorization_params(&self) -> Result<Option<(&'a str, AuthParams<'a>)>> {
         let Some((value, at)) = self.value(HeaderName::Authorization) else {
             return Ok(None);

@@ -362,6 +362,7 @@ fn valid_version(v: &str) -> bool {
 }
 
 /// True when `uri` starts with a scheme (`ALPHA *(ALPHA / DIGIT / + - .) ":"`).
+#[inline]
 pub(crate) fn has_scheme(uri: &str) -> bool {
     scheme_len(uri).is_some()
 }
@@ -389,6 +390,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// A [`Error::Scan`] naming what is wrong and where.
+    #[inline]
     pub fn scan(input: &'a [u8]) -> Result<Self> {
         Self::scan_with(input, &Limits::DEFAULT)
     }
@@ -771,6 +773,7 @@ impl<'a> Message<'a> {
 
     /// The User-Agent value, trimmed.
     #[must_use]
+    #[inline]
     pub fn user_agent(&self) -> Option<&'a str> {
         self.value(HeaderName::UserAgent).map(|(v, _)| v)
     }

@@ -75,6 +75,7 @@ pub(crate) fn token_end(s: &str, mut i: usize) -> usize {
 
 /// Given `s[open] == '"'`, the index of the closing quote (backslash escapes
 /// honoured), or `None` when the string is unterminated.
+#[inline]
 pub(crate) fn quote_end(s: &str, open: usize) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = open + 1;
@@ -151,6 +152,7 @@ pub(crate) fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// Parses a decimal number made only of digits, `None` on anything else or overflow.
+#[inline]
 pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;

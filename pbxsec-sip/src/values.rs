@@ -516,6 +516,7 @@ impl<'a> NameAddr<'a> {
         Self::user_at(s, 0, HeaderName::Other)
     }
 
+    #[inline]
     pub(crate) fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
         let (s, cut) = trim(s);
         let at = at + cut;
@@ -660,7 +661,12 @@ impl<'a> Via<'a> {
         } else {
             Self::protocol(s, at)?
         };
-        let e = token_end(s, i);
+        // A three-letter transport (UDP, TCP, TLS) followed by a space is
+        // the common case: three table lookups and no loop.
+        let e = match b.get(i..i + 4) {
+            Some(&[t0, t1, t2, b' ']) if is_token(t0) && is_token(t1) && is_token(t2) => i + 3,
+            _ => token_end(s, i),
+        };
         let transport = sub(s, i, e);
         if e == i {
             return Err(proto_err(i));
@@ -836,6 +842,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when it is malformed.
+    #[inline]
     pub fn via(&self) -> Result<Via<'a>> {
         let (value, at) = self.required_value(HeaderName::Via)?;
         // One value (no comma at all) is the common case: skip the split.
@@ -854,6 +861,7 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when
     /// its protocol, transport or sent-by is malformed.
+    #[inline]
     pub fn via_sent_by(&self) -> Result<(&'a str, Option<u16>)> {
         let (value, at) = self.required_value(HeaderName::Via)?;
         // Read the head of the whole value: when no comma comes before the
@@ -884,6 +892,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
+    #[inline]
     pub fn from(&self) -> Result<NameAddr<'a>> {
         let (value, at) = self.required_value(HeaderName::From)?;
         NameAddr::parse_at(value, at, HeaderName::From)
@@ -896,6 +905,7 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when the
     /// display name, the `<...>` or the URI scheme is malformed.
+    #[inline]
     pub fn from_user(&self) -> Result<Option<&'a str>> {
         let (value, at) = self.required_value(HeaderName::From)?;
         NameAddr::user_at(value, at, HeaderName::From)
