@@ -859,6 +859,43 @@ fn parse_start_line(line: &str, base: usize) -> Result<(StartLine<'_>, &str)> {
     Ok((StartLine::Request { method: first, uri }, version))
 }
 
+/// The method of the common request line, in two words: when a space comes
+/// within the first 16 bytes of `b` and every byte before it is an
+/// upper-case ASCII letter (every RFC 3261 method), its index (the end of
+/// the token run, since a space is no token character). `None` leaves it to
+/// the byte loop.
+#[inline(always)]
+fn upper_word_end(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = LO << 7;
+    const SPACES: u64 = LO * b' ' as u64;
+    // The high bit of each byte that is an upper-case letter. Bytes below
+    // 0x80: adding 0x80 - lo sets the high bit exactly when the byte is at
+    // least `lo`, with no carry into the next byte; a byte from 0x80 up is
+    // never counted (its own high bit is cleared), and a carry out of it
+    // only reaches later bytes, which do not matter once it fails.
+    let upper = |w: u64| {
+        w.wrapping_add(LO * (0x80 - u64::from(b'A')))
+            & !w.wrapping_add(LO * (0x80 - u64::from(b'Z') - 1))
+            & !w
+            & HI
+    };
+    let mask = |k: usize| (1u64 << (k * 8)) - 1;
+    let w0 = text::word(b, 0)?;
+    let sp0 = text::zero_bytes(w0 ^ SPACES);
+    if sp0 != 0 {
+        let n = (sp0.trailing_zeros() / 8) as usize;
+        return (n > 0 && upper(w0) & mask(n) == HI & mask(n)).then_some(n);
+    }
+    let w1 = text::word(b, 8)?;
+    let sp1 = text::zero_bytes(w1 ^ SPACES);
+    if sp1 == 0 {
+        return None;
+    }
+    let n = (sp1.trailing_zeros() / 8) as usize;
+    (upper(w0) == HI && upper(w1) & mask(n) == HI & mask(n)).then_some(8 + n)
+}
+
 /// The common request line, `METHOD SP URI SP SIP/2.0`, checked in one pass
 /// per part. `None` (anything unusual, including every error) sends the
 /// caller to the general parser, which reports problems as before.
@@ -870,10 +907,16 @@ fn fast_request_line(line: &str) -> Option<(StartLine<'_>, &str)> {
     if b.get(uri_end..)? != VERSION {
         return None;
     }
-    let mut sp1 = 0;
-    while b.get(sp1).is_some_and(|&c| is_token(c)) {
-        sp1 += 1;
-    }
+    let sp1 = match upper_word_end(b) {
+        Some(n) => n,
+        None => {
+            let mut sp1 = 0;
+            while b.get(sp1).is_some_and(|&c| is_token(c)) {
+                sp1 += 1;
+            }
+            sp1
+        }
+    };
     if sp1 == 0 || b.get(sp1) != Some(&b' ') {
         return None;
     }
@@ -936,5 +979,45 @@ impl<'a> Headers<'a> {
             offset: self.base + start,
             value_offset: self.base + colon + 1 + cut,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use proptest::prelude::*;
+
+    use super::upper_word_end;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// The two-word method read against its definition: the index of
+        /// the first space when it comes within 16 bytes, after at least
+        /// one byte, and every byte before it is `A`-`Z`; else `None`.
+        #[test]
+        fn upper_word_end_matches_its_definition(
+            b in proptest::collection::vec(
+                prop_oneof![
+                    b'A'..=b'Z',
+                    Just(b' '),
+                    Just(b'@'),
+                    Just(b'['),
+                    Just(b'a'),
+                    Just(b'z'),
+                    Just(b'-'),
+                    128u8..=255,
+                    any::<u8>(),
+                ],
+                0..24,
+            ),
+        ) {
+            let want = b.iter().position(|&c| c == b' ').filter(|&n| {
+                n > 0 && n < 16 && b.len() >= if n < 8 { 8 } else { 16 }
+                    && b[..n].iter().all(u8::is_ascii_uppercase)
+            });
+            prop_assert_eq!(upper_word_end(&b), want, "{:?}", b);
+        }
     }
 }
