@@ -47,15 +47,17 @@ impl<'a> AuthParams<'a> {
     ///
     /// # Errors
     /// [`crate::Error::Header`] for a malformed parameter met before it.
+    #[inline]
     pub fn find(&self, name: &str) -> Result<Option<AuthParam<'a>>> {
         let mut pos = self.pos;
         if self.done {
             return Ok(None);
         }
+        let want = Needle::new(name);
         loop {
             match step(self.s, pos) {
                 Ok(Some((param, next))) => {
-                    if param.name.eq_ignore_ascii_case(name) {
+                    if want.matches(param.name, name) {
                         return Ok(Some(param));
                     }
                     pos = next;
@@ -89,6 +91,44 @@ impl<'a> Iterator for AuthParams<'a> {
                 None
             }
             Err((i, problem)) => self.fail(i, problem),
+        }
+    }
+}
+
+/// A parameter name to look for, folded once into a word when it is up to
+/// eight letters, digits and `-` (every digest parameter name), so each
+/// candidate costs one compare instead of a byte loop.
+#[derive(Clone, Copy)]
+struct Needle {
+    len: usize,
+    /// The name folded as [`crate::name::folded_word`] folds it, `None` when
+    /// it does not fit the fast path.
+    word: Option<u64>,
+}
+
+impl Needle {
+    #[inline(always)]
+    fn new(name: &str) -> Self {
+        let b = name.as_bytes();
+        let plain = b.len() <= 8 && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-');
+        Self {
+            len: b.len(),
+            word: plain.then(|| crate::name::folded_word(b, 0, b.len())),
+        }
+    }
+
+    /// ASCII case-insensitive equality of the token `candidate` with `name`
+    /// (the text this needle was made from). Folding (setting bit 5) maps a
+    /// token character onto a letter, digit or `-` only from that same
+    /// character or its other case, so equal folded words mean equal names.
+    #[inline]
+    fn matches(self, candidate: &str, name: &str) -> bool {
+        if candidate.len() != self.len {
+            return false;
+        }
+        match self.word {
+            Some(w) => crate::name::folded_word(candidate.as_bytes(), 0, self.len) == w,
+            None => candidate.eq_ignore_ascii_case(name),
         }
     }
 }
@@ -173,10 +213,16 @@ fn each<'a>(
 }
 
 /// Splits `scheme params` and checks the scheme is a token.
+#[inline]
 fn split_scheme(s: &str, at: usize, header: HeaderName) -> Result<(&str, &str, usize)> {
     let (s, cut) = trim(s);
     let at = at + cut;
-    let se = token_end(s, 0);
+    // `Digest ` in any case, in one compare: bit 5 folds only letters onto
+    // the scheme's letters; the space is compared exactly.
+    const DIGEST: u64 = u64::from_le_bytes(*b"digest \0");
+    let digest = crate::text::word(s.as_bytes(), 0)
+        .is_some_and(|w| (w | 0x0000_2020_2020_2020) & 0x00ff_ffff_ffff_ffff == DIGEST);
+    let se = if digest { 6 } else { token_end(s, 0) };
     if se == 0 || s.as_bytes().get(se).is_some_and(|&c| !is_lws(c)) {
         return Err(bad(header, at, ValueProblem::BadScheme));
     }
@@ -413,6 +459,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`crate::Error::Header`] when it is malformed.
+    #[inline]
     pub fn authorization(&self) -> Result<Option<DigestCredentials<'a>>> {
         self.credentials(HeaderName::Authorization)
     }
@@ -433,6 +480,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`crate::Error::Header`] when the scheme is missing or not a token.
+    #[inline]
     pub fn authorization_params(&self) -> Result<Option<(&'a str, AuthParams<'a>)>> {
         let Some((value, at)) = self.value(HeaderName::Authorization) else {
             return Ok(None);
@@ -470,5 +518,64 @@ impl<'a> Message<'a> {
         self.value(kind)
             .map(|(value, at)| DigestChallenge::parse_at(value, at, kind))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use proptest::prelude::*;
+
+    use super::{Needle, split_scheme};
+    use crate::HeaderName;
+    use crate::text::{is_lws, skip_lws, sub, token_end, trim};
+
+    /// [`split_scheme`] without its `Digest ` fast path.
+    fn split_scheme_model(s: &str) -> Option<(&str, &str, usize)> {
+        let (s, cut) = trim(s);
+        let se = token_end(s, 0);
+        if se == 0 || s.as_bytes().get(se).is_some_and(|&c| !is_lws(c)) {
+            return None;
+        }
+        let p = skip_lws(s, se);
+        Some((sub(s, 0, se), sub(s, p, s.len()), cut + p))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        /// The scheme split with its `Digest ` fast path agrees with the
+        /// general token split.
+        #[test]
+        fn scheme_split_agrees_with_the_token_split(
+            s in "[ \t]?(?i:digest|digesT|basic|d1gest|DIGES)[ \t\r\n,=x\\x00-\\x1f]{0,3}[a-z= \"]{0,12}",
+        ) {
+            let got = split_scheme(&s, 0, HeaderName::Authorization).ok();
+            prop_assert_eq!(got, split_scheme_model(&s), "{:?}", s);
+        }
+
+        /// The folded-word name compare is ASCII case-insensitive equality
+        /// for every token candidate and any name.
+        #[test]
+        fn needle_is_case_insensitive_equality(
+            candidate in "[-.!%*_+`'~a-zA-Z0-9]{1,10}",
+            name in prop_oneof!["[-a-zA-Z0-9]{1,10}", ".{0,10}", "[\\x00-\\x7f]{1,9}"],
+            copy in any::<bool>(),
+        ) {
+            // Often the same name in another case, so equality is exercised.
+            let candidate = if copy {
+                name.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c }).collect()
+            } else {
+                candidate
+            };
+            if candidate.bytes().all(crate::text::is_token) {
+                prop_assert_eq!(
+                    Needle::new(&name).matches(&candidate, &name),
+                    candidate.eq_ignore_ascii_case(&name),
+                    "{:?} {:?}", candidate, name
+                );
+            }
+        }
     }
 }

@@ -174,12 +174,30 @@ fn slot(kind: HeaderName) -> Option<usize> {
 }
 
 /// The raw value of a header in `head`: from just after the colon to the
-/// line feed of its last (continuation) line. `at == 0` means absent (a
+/// end of its last (continuation) line, without the line end. `at == 0` means absent (a
 /// value never starts at 0: the start line comes first).
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
     at: u32,
     end: u32,
+}
+
+/// The trimmed value of the first header of the indexed `kind` and its byte
+/// offset in the input, from the index `first` over `head`.
+#[inline(always)]
+fn span_value<'a>(
+    head: &'a str,
+    base: usize,
+    first: &[Span; INDEXED.len()],
+    kind: HeaderName,
+) -> Option<(&'a str, usize)> {
+    let span = first.get(slot(kind)?)?;
+    if span.at == 0 {
+        return None;
+    }
+    let at = span.at as usize;
+    let (value, cut) = trim(sub(head, at, span.end as usize));
+    Some((value, base + at + cut))
 }
 
 /// Scans one message with the default [`Limits`]. Same as [`Message::scan`].
@@ -205,12 +223,52 @@ fn line_at(b: &[u8], pos: usize) -> Option<(usize, usize)> {
     Some((end, nl + 1))
 }
 
+/// One slot of [`SCAN_NAMES`]: a known name of 2 to 15 bytes as the
+/// scanner reads it (folded, two words, bytes past the name zero), its
+/// length (0 for an empty slot) and its index slot ([`UNINDEXED`] when the
+/// scanner does not index it).
+#[derive(Clone, Copy)]
+struct ScanName {
+    w: [u64; 2],
+    len: u8,
+    slot: u8,
+}
+
+/// The known names of 2 to 15 bytes, placed by [`crate::name::name_hash`]
+/// (collision-free, checked when [`HeaderName::classify_words`]' table is
+/// built): one load and one compare classify a name and give its index
+/// slot, where the general classifier needs two dependent loads and then
+/// the slot table.
+const SCAN_NAMES: [ScanName; 256] = {
+    let mut t = [ScanName {
+        w: [0; 2],
+        len: 0,
+        slot: UNINDEXED,
+    }; 256];
+    let mut i = 0;
+    while i < HeaderName::ALL.len() {
+        let kind = HeaderName::ALL[i];
+        let name = kind.as_str();
+        if name.len() >= 2 && name.len() <= 15 {
+            let k = crate::name::folded_key(name);
+            t[crate::name::name_hash(k, name.len())] = ScanName {
+                w: [k[0], k[1]],
+                len: name.len() as u8,
+                slot: SLOT[kind as usize],
+            };
+        }
+        i += 1;
+    }
+    t
+};
+
 /// The common header name: 1 to 15 token characters right before a colon,
 /// read as two words with no per-byte branch. Returns the colon's index and
-/// the name's kind; `None` sends the caller to the byte-by-byte path (longer
-/// names, whitespace before the colon, errors, the end of the input).
+/// the name's index slot ([`UNINDEXED`] when not indexed); `None` sends the
+/// caller to the byte-by-byte path (longer names, whitespace before the
+/// colon, errors, the end of the input).
 #[inline(always)]
-fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
+fn short_name(input: &[u8], pos: usize) -> Option<(usize, u8)> {
     const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     const FOLD: u64 = 0x2020_2020_2020_2020;
     let w0 = text::word(input, pos)?;
@@ -235,23 +293,27 @@ fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
             (1u64 << (k * 8)) - 1
         }
     };
-    let kind = if n == 1 {
-        HeaderName::classify(input, pos, 1)
-    } else {
-        HeaderName::classify_words(
-            n,
-            [
-                (w0 | FOLD) & mask(n),
-                if n > 8 { (w1 | FOLD) & mask(n - 8) } else { 0 },
-                0,
-            ],
+    let (known, slot) = if n == 1 {
+        let kind = HeaderName::classify(input, pos, 1);
+        (
+            kind != HeaderName::Other,
+            SLOT.get(kind as usize).copied().unwrap_or(UNINDEXED),
         )
+    } else {
+        let k0 = (w0 | FOLD) & mask(n);
+        let k1 = if n > 8 { (w1 | FOLD) & mask(n - 8) } else { 0 };
+        match SCAN_NAMES.get(crate::name::name_hash([k0, k1, 0], n)) {
+            Some(e) if usize::from(e.len) == n && ((e.w[0] ^ k0) | (e.w[1] ^ k1)) == 0 => {
+                (true, e.slot)
+            }
+            _ => (false, UNINDEXED),
+        }
     };
     // Every byte before the colon must be a token character. A known name
     // matched letter for letter (each byte with bit 5 set), which leaves
     // only one non-token byte that folds onto a name character: CR (0x0d)
     // onto `-` (0x2d). Other names are checked byte by byte.
-    if kind == HeaderName::Other {
+    if !known {
         if !input.get(pos..pos + n)?.iter().all(|&c| is_token(c)) {
             return None;
         }
@@ -263,7 +325,7 @@ fn short_name(input: &[u8], pos: usize) -> Option<(usize, HeaderName)> {
             return None;
         }
     }
-    Some((pos + n, kind))
+    Some((pos + n, slot))
 }
 
 /// The error for a header line the fast path in [`Message::scan_with`]
@@ -300,6 +362,7 @@ fn valid_version(v: &str) -> bool {
 }
 
 /// True when `uri` starts with a scheme (`ALPHA *(ALPHA / DIGIT / + - .) ":"`).
+#[inline]
 pub(crate) fn has_scheme(uri: &str) -> bool {
     scheme_len(uri).is_some()
 }
@@ -327,6 +390,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// A [`Error::Scan`] naming what is wrong and where.
+    #[inline]
     pub fn scan(input: &'a [u8]) -> Result<Self> {
         Self::scan_with(input, &Limits::DEFAULT)
     }
@@ -414,7 +478,7 @@ impl<'a> Message<'a> {
                         return Err(err(pos, ScanProblem::OrphanContinuation));
                     }
                     if let Some(slot) = open.and_then(|k| first.get_mut(k)) {
-                        slot.end = rel(next - 1);
+                        slot.end = rel(end);
                     }
                     pos = next;
                 }
@@ -432,7 +496,7 @@ impl<'a> Message<'a> {
                     else {
                         return Err(line_error(input, pos, limits));
                     };
-                    let (i, kind) = match short_name(input, pos) {
+                    let (i, slot) = match short_name(input, pos) {
                         Some(found) => found,
                         None => {
                             let mut i = pos;
@@ -446,7 +510,8 @@ impl<'a> Message<'a> {
                             if name_end == pos || input.get(i) != Some(&b':') {
                                 return Err(line_error(input, pos, limits));
                             }
-                            (i, HeaderName::classify(input, pos, name_end - pos))
+                            let kind = HeaderName::classify(input, pos, name_end - pos);
+                            (i, SLOT.get(kind as usize).copied().unwrap_or(UNINDEXED))
                         }
                     };
                     let end = if input.get(nl - 1) == Some(&b'\r') {
@@ -462,12 +527,13 @@ impl<'a> Message<'a> {
                         return Err(err(pos, ScanProblem::TooManyHeaders));
                     }
                     open = None;
-                    if let Some(k) = slot(kind) {
+                    if slot != UNINDEXED {
+                        let k = usize::from(slot);
                         if let Some(span) = first.get_mut(k) {
                             if span.at == 0 {
                                 *span = Span {
                                     at: rel(i + 1),
-                                    end: rel(nl),
+                                    end: rel(end),
                                 };
                                 open = Some(k);
                             }
@@ -478,34 +544,43 @@ impl<'a> Message<'a> {
             }
         }
         let head_bytes = input.get(base..head_end).unwrap_or_default();
-        let head = std::str::from_utf8(head_bytes)
-            .map_err(|e| err(base + e.valid_up_to(), ScanProblem::InvalidUtf8))?;
+        // `simdutf8` validates with SIMD (AVX2 / SSE4.2 / NEON, picked at run
+        // time), about three times faster than `std` on a SIP head; on an
+        // error `std` runs again to say where (the rare, cold path).
+        let head = match simdutf8::basic::from_utf8(head_bytes) {
+            Ok(head) => head,
+            Err(_) => std::str::from_utf8(head_bytes)
+                .map_err(|e| err(base + e.valid_up_to(), ScanProblem::InvalidUtf8))?,
+        };
         let line = sub(head, 0, start_end - base);
         let (start, version) = parse_start_line(line, base)?;
-        let mut msg = Self {
+        // Content-Length straight from the index, before the view is built,
+        // so the view is written once, in place.
+        let mut body_len = input.len().saturating_sub(pos);
+        let mut content_length = None;
+        if let Some((value, at)) = span_value(head, base, &first, HeaderName::ContentLength) {
+            let n = parse_decimal(value)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(err(at, ScanProblem::BadContentLength))?;
+            if n > body_len {
+                return Err(err(at, ScanProblem::ContentLengthExceedsBody));
+            }
+            body_len = n;
+            content_length = Some(n);
+        }
+        Ok(Self {
             input,
             head,
             base,
             headers_at: headers_abs - base,
             body_at: pos,
-            body_len: input.len().saturating_sub(pos),
-            content_length: None,
+            body_len,
+            content_length,
             start,
             version,
             header_count: count,
             first,
-        };
-        if let Some((value, at)) = msg.value(HeaderName::ContentLength) {
-            let n = parse_decimal(value)
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or(err(at, ScanProblem::BadContentLength))?;
-            if n > msg.body_len {
-                return Err(err(at, ScanProblem::ContentLengthExceedsBody));
-            }
-            msg.body_len = n;
-            msg.content_length = Some(n);
-        }
-        Ok(msg)
+        })
     }
 
     /// The start line.
@@ -611,16 +686,10 @@ impl<'a> Message<'a> {
     /// offset in the input, straight from the index built while scanning.
     #[inline]
     pub(crate) fn value(&self, kind: HeaderName) -> Option<(&'a str, usize)> {
-        let Some(k) = slot(kind) else {
+        if slot(kind).is_none() {
             return self.walk_first(kind).map(|h| (h.value, h.value_offset));
-        };
-        let span = self.first.get(k)?;
-        if span.at == 0 {
-            return None;
         }
-        let at = span.at as usize;
-        let (value, cut) = trim(sub(self.head, at, span.end as usize));
-        Some((value, self.base + at + cut))
+        span_value(self.head, self.base, &self.first, kind)
     }
 
     /// Offset in `head` of the line holding the first header of `kind`.
@@ -704,6 +773,7 @@ impl<'a> Message<'a> {
 
     /// The User-Agent value, trimmed.
     #[must_use]
+    #[inline]
     pub fn user_agent(&self) -> Option<&'a str> {
         self.value(HeaderName::UserAgent).map(|(v, _)| v)
     }
@@ -789,6 +859,43 @@ fn parse_start_line(line: &str, base: usize) -> Result<(StartLine<'_>, &str)> {
     Ok((StartLine::Request { method: first, uri }, version))
 }
 
+/// The method of the common request line, in two words: when a space comes
+/// within the first 16 bytes of `b` and every byte before it is an
+/// upper-case ASCII letter (every RFC 3261 method), its index (the end of
+/// the token run, since a space is no token character). `None` leaves it to
+/// the byte loop.
+#[inline(always)]
+fn upper_word_end(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = LO << 7;
+    const SPACES: u64 = LO * b' ' as u64;
+    // The high bit of each byte that is an upper-case letter. Bytes below
+    // 0x80: adding 0x80 - lo sets the high bit exactly when the byte is at
+    // least `lo`, with no carry into the next byte; a byte from 0x80 up is
+    // never counted (its own high bit is cleared), and a carry out of it
+    // only reaches later bytes, which do not matter once it fails.
+    let upper = |w: u64| {
+        w.wrapping_add(LO * (0x80 - u64::from(b'A')))
+            & !w.wrapping_add(LO * (0x80 - u64::from(b'Z') - 1))
+            & !w
+            & HI
+    };
+    let mask = |k: usize| (1u64 << (k * 8)) - 1;
+    let w0 = text::word(b, 0)?;
+    let sp0 = text::zero_bytes(w0 ^ SPACES);
+    if sp0 != 0 {
+        let n = (sp0.trailing_zeros() / 8) as usize;
+        return (n > 0 && upper(w0) & mask(n) == HI & mask(n)).then_some(n);
+    }
+    let w1 = text::word(b, 8)?;
+    let sp1 = text::zero_bytes(w1 ^ SPACES);
+    if sp1 == 0 {
+        return None;
+    }
+    let n = (sp1.trailing_zeros() / 8) as usize;
+    (upper(w0) == HI && upper(w1) & mask(n) == HI & mask(n)).then_some(8 + n)
+}
+
 /// The common request line, `METHOD SP URI SP SIP/2.0`, checked in one pass
 /// per part. `None` (anything unusual, including every error) sends the
 /// caller to the general parser, which reports problems as before.
@@ -800,10 +907,16 @@ fn fast_request_line(line: &str) -> Option<(StartLine<'_>, &str)> {
     if b.get(uri_end..)? != VERSION {
         return None;
     }
-    let mut sp1 = 0;
-    while b.get(sp1).is_some_and(|&c| is_token(c)) {
-        sp1 += 1;
-    }
+    let sp1 = match upper_word_end(b) {
+        Some(n) => n,
+        None => {
+            let mut sp1 = 0;
+            while b.get(sp1).is_some_and(|&c| is_token(c)) {
+                sp1 += 1;
+            }
+            sp1
+        }
+    };
     if sp1 == 0 || b.get(sp1) != Some(&b' ') {
         return None;
     }
@@ -866,5 +979,45 @@ impl<'a> Headers<'a> {
             offset: self.base + start,
             value_offset: self.base + colon + 1 + cut,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use proptest::prelude::*;
+
+    use super::upper_word_end;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// The two-word method read against its definition: the index of
+        /// the first space when it comes within 16 bytes, after at least
+        /// one byte, and every byte before it is `A`-`Z`; else `None`.
+        #[test]
+        fn upper_word_end_matches_its_definition(
+            b in proptest::collection::vec(
+                prop_oneof![
+                    b'A'..=b'Z',
+                    Just(b' '),
+                    Just(b'@'),
+                    Just(b'['),
+                    Just(b'a'),
+                    Just(b'z'),
+                    Just(b'-'),
+                    128u8..=255,
+                    any::<u8>(),
+                ],
+                0..24,
+            ),
+        ) {
+            let want = b.iter().position(|&c| c == b' ').filter(|&n| {
+                n > 0 && n < 16 && b.len() >= if n < 8 { 8 } else { 16 }
+                    && b[..n].iter().all(u8::is_ascii_uppercase)
+            });
+            prop_assert_eq!(upper_word_end(&b), want, "{:?}", b);
+        }
     }
 }

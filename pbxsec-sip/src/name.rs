@@ -355,7 +355,14 @@ impl HeaderName {
             return Self::Other;
         };
         match KEYS.get(usize::from(i)) {
-            Some(&(key, key_len, kind)) if key_len == len && key == k => kind,
+            // Word by word in registers: comparing the arrays whole makes the
+            // compiler spill `k` and reload it as one vector, which stalls on
+            // store forwarding.
+            Some(&(key, key_len, kind))
+                if key_len == len && ((key[0] ^ k[0]) | (key[1] ^ k[1]) | (key[2] ^ k[2])) == 0 =>
+            {
+                kind
+            }
             _ => Self::Other,
         }
     }
@@ -363,9 +370,9 @@ impl HeaderName {
 
 /// The multiplier of [`name_hash`], picked so the known names of two or
 /// more bytes land in distinct slots (`SLOTS` fails to compile otherwise).
-const HASH_MUL: u64 = 0x7f81_375e_ecc1_cb63;
+pub(crate) const HASH_MUL: u64 = 0x7f81_375e_ecc1_cb63;
 
-const fn name_hash(k: [u64; 3], len: usize) -> usize {
+pub(crate) const fn name_hash(k: [u64; 3], len: usize) -> usize {
     (k[0]
         .wrapping_add(k[1].wrapping_mul(3))
         .wrapping_add(k[2].wrapping_mul(5))
@@ -375,7 +382,7 @@ const fn name_hash(k: [u64; 3], len: usize) -> usize {
 }
 
 /// A known name folded into words as [`HeaderName::classify_words`] sees it.
-const fn folded_key(name: &str) -> [u64; 3] {
+pub(crate) const fn folded_key(name: &str) -> [u64; 3] {
     let b = name.as_bytes();
     let mut k = [0u64; 3];
     let mut i = 0;

@@ -75,6 +75,7 @@ pub(crate) fn token_end(s: &str, mut i: usize) -> usize {
 
 /// Given `s[open] == '"'`, the index of the closing quote (backslash escapes
 /// honoured), or `None` when the string is unterminated.
+#[inline]
 pub(crate) fn quote_end(s: &str, open: usize) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = open + 1;
@@ -151,6 +152,7 @@ pub(crate) fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// Parses a decimal number made only of digits, `None` on anything else or overflow.
+#[inline]
 pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;
@@ -206,6 +208,29 @@ pub(crate) fn find_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
     memchr::memchr(needle, b.get(i..)?).map(|p| i + p)
 }
 
+/// Index of the first byte of `b` at or after `from` that is one of
+/// `needles`, or `b.len()` when there is none; a word at a time. Each
+/// needle's test is exact for its lowest hit, so the lowest hit over all
+/// needles is exact too.
+#[inline(always)]
+pub(crate) fn find_any<const N: usize>(b: &[u8], from: usize, needles: [u8; N]) -> usize {
+    let mut i = from;
+    while let Some(w) = word(b, i) {
+        let mut z = 0u64;
+        for n in needles {
+            z |= zero_bytes(w ^ (LO * u64::from(n)));
+        }
+        if z != 0 {
+            return i + (z.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(|c| !needles.contains(c)) {
+        i += 1;
+    }
+    i
+}
+
 /// Index of the first `"` or `\` in `b` at or after `from` (word at a time).
 #[inline]
 pub(crate) fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
@@ -233,12 +258,13 @@ pub(crate) fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|p| i + p)
 }
 
-/// Index of the first byte `c` in `s`. A plain loop: the strings here are a
-/// few dozen bytes, where `str::find`'s searcher and `memchr`'s setup cost
-/// more than the search.
+/// Index of the first byte `c` in `s`, a word at a time ([`find_byte`]):
+/// the strings here are a few dozen bytes, where `str::find`'s searcher and
+/// `memchr`'s setup cost more than the search, and a byte loop pays a
+/// branch per byte.
 #[inline]
 pub(crate) fn find_b(s: &str, c: u8) -> Option<usize> {
-    s.as_bytes().iter().position(|&x| x == c)
+    find_byte(s.as_bytes(), 0, c)
 }
 
 /// `s` split at the first byte `c` (excluded), like `str::split_once(char)`.
@@ -246,4 +272,63 @@ pub(crate) fn find_b(s: &str, c: u8) -> Option<usize> {
 pub(crate) fn split_b(s: &str, c: u8) -> Option<(&str, &str)> {
     let i = find_b(s, c)?;
     Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use proptest::prelude::*;
+
+    use super::{find_any, find_b, find_byte, is_token, token_end};
+
+    /// Bytes drawn mostly from the ones the searches look for.
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b' '),
+                Just(b'\t'),
+                Just(b'\r'),
+                Just(b'\n'),
+                Just(b';'),
+                Just(b':'),
+                Just(b','),
+                b'0'..=b'9',
+                b'a'..=b'z',
+                Just(b'-'),
+                Just(b'.'),
+                Just(b'Z'),
+                Just(b'@'),
+                Just(b'['),
+                Just(b'`'),
+                Just(b'{'),
+                Just(b'/'),
+                Just(b'0'),
+                any::<u8>(),
+            ],
+            0..90,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// The word-at-a-time searches agree with a byte loop.
+        #[test]
+        fn searches_agree_with_a_byte_loop(b in bytes(), from in 0usize..100, needle in any::<u8>()) {
+            let set = [b' ', b'\t', b'\r', b'\n', b';', b':'];
+            let naive_any = (from..b.len()).find(|&i| set.contains(&b[i])).unwrap_or(b.len().max(from));
+            prop_assert_eq!(find_any(&b, from, set), naive_any);
+            let naive = (from..b.len()).find(|&i| b[i] == needle);
+            prop_assert_eq!(find_byte(&b, from, needle), naive);
+            if let Ok(s) = std::str::from_utf8(&b) {
+                prop_assert_eq!(find_b(s, needle), s.bytes().position(|c| c == needle));
+                let mut naive = from;
+                while b.get(naive).is_some_and(|&c| is_token(c)) {
+                    naive += 1;
+                }
+                prop_assert_eq!(token_end(s, from), naive, "{:?}", s);
+            }
+        }
+    }
 }

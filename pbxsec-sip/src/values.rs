@@ -214,19 +214,32 @@ impl<'a> Uri<'a> {
     /// reading the rest (see [`NameAddr::parse_user`]).
     #[inline]
     fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
-        let Some(colon) = crate::message::scheme_len(s) else {
-            return Err(bad(header, at, ValueProblem::BadUri));
+        // `sip:` in any case, in one compare: bit 5 folds only `S`, `I`, `P`
+        // onto `s`, `i`, `p`; the colon is compared exactly.
+        let sip = s
+            .as_bytes()
+            .get(..4)
+            .and_then(|p| <[u8; 4]>::try_from(p).ok())
+            .is_some_and(|p| u32::from_le_bytes(p) | 0x0020_2020 == u32::from_le_bytes(*b"sip:"));
+        let colon = if sip {
+            3
+        } else {
+            let Some(colon) = crate::message::scheme_len(s) else {
+                return Err(bad(header, at, ValueProblem::BadUri));
+            };
+            let scheme = sub(s, 0, colon);
+            if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
+                return Ok(None);
+            }
+            colon
         };
-        let scheme = sub(s, 0, colon);
-        if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
-            return Ok(None);
-        }
         let opaque = from(s, colon + 1);
         let ob = opaque.as_bytes();
-        let Some(at_sign) = memchr::memchr(b'@', ob) else {
+        let Some(at_sign) = text::find_byte(ob, 0, b'@') else {
             return Ok(None);
         };
-        let end = memchr::memchr(b':', ob.get(..at_sign).unwrap_or_default()).unwrap_or(at_sign);
+        let end =
+            text::find_byte(ob.get(..at_sign).unwrap_or_default(), 0, b':').unwrap_or(at_sign);
         Ok(Some(sub(opaque, 0, end)))
     }
 
@@ -503,6 +516,7 @@ impl<'a> NameAddr<'a> {
         Self::user_at(s, 0, HeaderName::Other)
     }
 
+    #[inline]
     pub(crate) fn user_at(s: &'a str, at: usize, header: HeaderName) -> Result<Option<&'a str>> {
         let (s, cut) = trim(s);
         let at = at + cut;
@@ -647,7 +661,12 @@ impl<'a> Via<'a> {
         } else {
             Self::protocol(s, at)?
         };
-        let e = token_end(s, i);
+        // A three-letter transport (UDP, TCP, TLS) followed by a space is
+        // the common case: three table lookups and no loop.
+        let e = match b.get(i..i + 4) {
+            Some(&[t0, t1, t2, b' ']) if is_token(t0) && is_token(t1) && is_token(t2) => i + 3,
+            _ => token_end(s, i),
+        };
         let transport = sub(s, i, e);
         if e == i {
             return Err(proto_err(i));
@@ -663,17 +682,18 @@ impl<'a> Via<'a> {
             }
             he += 1;
         }
-        while b
-            .get(he)
-            .is_some_and(|&c| !is_lws(c) && c != b';' && c != b':')
-        {
-            he += 1;
-        }
+        he = text::find_any(b, he, [b' ', b'\t', b'\r', b'\n', b';', b':']);
         let mut pe = he;
+        // The port's value, read while its digits are found (saturating:
+        // anything above 65,535 is a bad port either way).
+        let mut port_value = 0u32;
         let pj = skip_lws(s, he);
         if b.get(pj) == Some(&b':') {
             pe = skip_lws(s, pj + 1);
-            while b.get(pe).is_some_and(u8::is_ascii_digit) {
+            while let Some(&c) = b.get(pe).filter(|c| c.is_ascii_digit()) {
+                port_value = port_value
+                    .saturating_mul(10)
+                    .saturating_add(u32::from(c - b'0'));
                 pe += 1;
             }
         }
@@ -688,12 +708,13 @@ impl<'a> Via<'a> {
             hostport
         };
         let port = if pe > he {
-            let p = sub(s, skip_lws(s, pj + 1), pe);
-            Some(
-                text::parse_decimal(p)
-                    .and_then(|n| u16::try_from(n).ok())
-                    .ok_or(bad(H, at + pj, ValueProblem::BadPort))?,
-            )
+            // One to 20 digits (as `parse_decimal` reads numbers), and no
+            // more than a u16 holds.
+            let digits = pe - skip_lws(s, pj + 1);
+            if digits == 0 || digits > 20 {
+                return Err(bad(H, at + pj, ValueProblem::BadPort));
+            }
+            Some(u16::try_from(port_value).map_err(|_| bad(H, at + pj, ValueProblem::BadPort))?)
         } else {
             None
         };
@@ -821,6 +842,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when it is malformed.
+    #[inline]
     pub fn via(&self) -> Result<Via<'a>> {
         let (value, at) = self.required_value(HeaderName::Via)?;
         // One value (no comma at all) is the common case: skip the split.
@@ -839,6 +861,7 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when there is no Via, [`Error::Header`] when
     /// its protocol, transport or sent-by is malformed.
+    #[inline]
     pub fn via_sent_by(&self) -> Result<(&'a str, Option<u16>)> {
         let (value, at) = self.required_value(HeaderName::Via)?;
         // Read the head of the whole value: when no comma comes before the
@@ -849,7 +872,7 @@ impl<'a> Message<'a> {
         // report it as `via()` does) split first as `via()` does.
         if let Ok(h) = Via::head(value, at) {
             let before = value.as_bytes().get(..h.params_at).unwrap_or_default();
-            if !before.contains(&b',') {
+            if text::find_byte(before, 0, b',').is_none() {
                 return Ok((h.host, h.port));
             }
         }
@@ -869,6 +892,7 @@ impl<'a> Message<'a> {
     ///
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when malformed.
+    #[inline]
     pub fn from(&self) -> Result<NameAddr<'a>> {
         let (value, at) = self.required_value(HeaderName::From)?;
         NameAddr::parse_at(value, at, HeaderName::From)
@@ -881,6 +905,7 @@ impl<'a> Message<'a> {
     /// # Errors
     /// [`Error::MissingHeader`] when absent, [`Error::Header`] when the
     /// display name, the `<...>` or the URI scheme is malformed.
+    #[inline]
     pub fn from_user(&self) -> Result<Option<&'a str>> {
         let (value, at) = self.required_value(HeaderName::From)?;
         NameAddr::user_at(value, at, HeaderName::From)

@@ -393,3 +393,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// The sent-by port against a reference model: 1 to 20 digits whose
+    /// value fits a u16 (leading zeros included), else a bad port.
+    #[test]
+    fn sent_by_port_matches_a_reference_model(digits in "[0-9]{0,24}", pad in "( |\t)?") {
+        let s = format!("SIP/2.0/UDP 192.0.2.1{pad}:{pad}{digits};branch=z9hG4bK1");
+        let want = (!digits.is_empty() && digits.len() <= 20)
+            .then(|| digits.trim_start_matches('0').parse::<u128>().unwrap_or(0))
+            .and_then(|n| u16::try_from(n).ok());
+        let got = pbxsec_sip::Via::parse_sent_by(&s);
+        match want {
+            Some(p) => prop_assert_eq!(got.ok(), Some(("192.0.2.1", Some(p))), "{:?}", s),
+            None => prop_assert!(got.is_err(), "{:?}", s),
+        }
+    }
+}
