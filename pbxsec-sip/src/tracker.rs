@@ -1015,8 +1015,9 @@ impl Cold {
 /// `repr(C, align(64))`, three cache lines (192 bytes): `idle_after`, the
 /// open-challenge counts, the pointer to the cold part and the failed-auth
 /// window with up to [`INLINE_EVENTS`] events inline, which is all a
-/// counted failure reads; the table starts loading the three lines while
-/// it compares fingerprints ([`SlotValue::TOUCH`]). Everything else is in
+/// counted failure reads; the table starts loading the three lines beside
+/// the key of the slot whose fingerprint matches ([`SlotValue::TOUCH`]).
+/// Everything else is in
 /// [`Cold`], out of line.
 #[derive(Default)]
 #[repr(C, align(64))]
