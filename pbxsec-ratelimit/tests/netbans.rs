@@ -627,24 +627,35 @@ fn whitelist_replace_and_concurrent_readers() {
     let wl: Arc<Whitelist<IpAddr>> =
         Arc::new(Whitelist::from_nets(["10.0.0.0/8".parse().unwrap()]));
     let a: IpAddr = "10.1.1.1".parse().unwrap();
-    let b: IpAddr = "192.168.1.1".parse().unwrap();
+    let old: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+    let new: Vec<IpNet> = vec![
+        "10.1.0.0/16".parse().unwrap(),
+        "192.168.0.0/16".parse().unwrap(),
+    ];
     std::thread::scope(|s| {
         let reader = {
-            let wl = Arc::clone(&wl);
+            let (wl, old, new) = (Arc::clone(&wl), old.clone(), new.clone());
             s.spawn(move || {
-                // Every reader sees the old whitelist or the new one: never
-                // both networks missing at once, never both present.
+                // Every read sees the old whitelist or the new one, whole:
+                // `a` is in both, so no single `contains` may miss it, and
+                // one `nets` read is exactly one of the two versions. (Two
+                // separate reads may see two versions: each read is atomic,
+                // a pair of them is not.)
                 for _ in 0..20_000 {
-                    let (x, y) = (wl.contains(&a), wl.contains(&b));
-                    assert!(x || y, "saw an empty whitelist mid-replace");
+                    assert!(
+                        wl.contains(&a),
+                        "saw a whitelist without 10.1.1.1 mid-replace"
+                    );
+                    let nets = wl.nets();
+                    assert!(nets == old || nets == new, "saw {nets:?} mid-replace");
                 }
             })
         };
         for i in 0..200 {
             if i % 2 == 0 {
-                wl.replace(["192.168.0.0/16".parse().unwrap()], []);
+                wl.replace(new.clone(), []);
             } else {
-                wl.replace(["10.0.0.0/8".parse().unwrap()], []);
+                wl.replace(old.clone(), []);
             }
         }
         reader.join().unwrap();
