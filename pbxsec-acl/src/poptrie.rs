@@ -121,6 +121,22 @@ struct Bucket {
     values: [u32; BUCKET_BOUNDS + 1],
 }
 
+/// Minus the number of `bounds` above the key bits `below` the slot
+/// ([`Key::top32`]), for the buckets' branch-free rank: both sides are
+/// below 2^31 (`below` is halved, as the bounds are), so the difference
+/// does not overflow and its sign says which is larger. A plain sum of
+/// sign masks, which the compiler turns into a few SIMD adds (no popcount:
+/// baseline x86-64 has none).
+#[inline(always)]
+fn minus_bounds_above<const N: usize>(bounds: &[i32; N], below: u32) -> i32 {
+    let below = (below >> 1) as i32;
+    let mut above = 0i32;
+    for &bound in bounds {
+        above += below.wrapping_sub(bound) >> 31;
+    }
+    above
+}
+
 impl Bucket {
     /// Every key ranks 0 and reads `value`.
     const fn constant(value: u32) -> Self {
@@ -148,17 +164,8 @@ impl Bucket {
     /// The value for the key bits `below` the slot ([`Key::top32`]).
     #[inline(always)]
     fn get(&self, below: u32) -> u32 {
-        let below = (below >> 1) as i32;
-        // Minus the number of bounds above the key: both sides are below
-        // 2^31, so the difference does not overflow and its sign says
-        // which is larger. A plain sum of sign masks, which the compiler
-        // turns into a few SIMD adds (no popcount: baseline x86-64 has
-        // none). The last bound is always above, so the rank is 0..=7.
-        let mut above = 0i32;
-        for &bound in &self.bounds {
-            above += below.wrapping_sub(bound) >> 31;
-        }
-        let rank = (BUCKET_BOUNDS as i32 + 1 + above) as usize;
+        // The last bound is always above, so the rank is 0..=7.
+        let rank = (BUCKET_BOUNDS as i32 + 1 + minus_bounds_above(&self.bounds, below)) as usize;
         self.values[rank & BUCKET_BOUNDS]
     }
 }
@@ -220,13 +227,8 @@ impl SmallBucket {
     /// As [`Bucket::get`]; the value as stored (with [`SMALL_NODE`]).
     #[inline(always)]
     fn get(&self, below: u32) -> u32 {
-        let below = (below >> 1) as i32;
-        let mut above = 0i32;
-        for &bound in &self.bounds {
-            above += below.wrapping_sub(bound) >> 31;
-        }
         // 0..=SMALL_BOUNDS: the compiler sees it and drops the check.
-        let rank = (SMALL_BOUNDS as i32 + above) as usize;
+        let rank = (SMALL_BOUNDS as i32 + minus_bounds_above(&self.bounds, below)) as usize;
         u32::from(self.values[rank.min(SMALL_BOUNDS)])
     }
 }
