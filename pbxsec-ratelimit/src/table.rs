@@ -551,30 +551,39 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 /// read and an absent one none.
 #[inline(always)]
 fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, usize)> {
+    let m = fp_matches(shard, place)?;
     let [b0, b1] = place.buckets;
-    let fa = shard.fps.get(b0)?;
-    let fb = shard.fps.get(b1)?;
-    let fp = place.fp;
-    let (mut ma, mut mb) = (0u32, 0u32);
-    for i in 0..WAYS {
-        ma |= u32::from(fa[i] == fp) << i;
-        mb |= u32::from(fb[i] == fp) << i;
-    }
-    for (idx, mut mask) in [(b0, ma), (b1, mb)] {
+    let low = (1 << WAYS) - 1;
+    for (b, mut mask) in [(b0, m & low), (b1, m >> WAYS)] {
         while mask != 0 {
             let i = mask.trailing_zeros() as usize;
-            let slot = shard.buckets.get(idx)?.0.get(i)?;
+            let slot = shard.buckets.get(b)?.0.get(i)?;
             if V::TOUCH && place.touch {
                 // Start the value's first line loading beside the key's.
                 std::hint::black_box(slot.val.touch());
             }
             if slot.key.as_ref() == Some(key) {
-                return Some((idx, i));
+                return Some((b, i));
             }
             mask &= mask - 1;
         }
     }
     None
+}
+
+/// The slots of both candidate buckets whose fingerprint is the key's, as
+/// a bit mask (bits `0..WAYS`: the first bucket; `WAYS..2 * WAYS`: the
+/// second), compared without branches.
+#[inline(always)]
+fn fp_matches<K, V>(shard: &Shard<K, V>, place: Place) -> Option<u32> {
+    let [b0, b1] = place.buckets;
+    let (fa, fb) = (shard.fps.get(b0)?, shard.fps.get(b1)?);
+    let mut m = 0u32;
+    for i in 0..WAYS {
+        m |= u32::from(fa[i] == place.fp) << i;
+        m |= u32::from(fb[i] == place.fp) << (i + WAYS);
+    }
+    Some(m)
 }
 
 /// Starts loading the slot a key probably lives in (the first whose
@@ -584,16 +593,11 @@ fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Opti
 /// the value's first line for [`SlotValue::TOUCH`] values.
 #[inline(always)]
 fn touch_slot<K, V: SlotValue>(shard: &Shard<K, V>, place: Place) -> u64 {
-    let [b0, b1] = place.buckets;
-    let (Some(fa), Some(fb)) = (shard.fps.get(b0), shard.fps.get(b1)) else {
+    let Some(m) = fp_matches(shard, place) else {
         return 0;
     };
-    let mut m = 0u32;
-    for i in 0..WAYS {
-        m |= u32::from(fa[i] == place.fp) << i;
-        m |= u32::from(fb[i] == place.fp) << (i + WAYS);
-    }
     let first = m.trailing_zeros() as usize % (2 * WAYS);
+    let [b0, b1] = place.buckets;
     let b = if first < WAYS { b0 } else { b1 };
     let Some(slot) = shard.buckets.get(b).and_then(|w| w.0.get(first % WAYS)) else {
         return 0;
