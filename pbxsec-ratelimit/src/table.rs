@@ -236,7 +236,7 @@ impl KeyHasher {
 ///   none, an idle slot, likewise; if all eight slots hold live values, the one with the lowest
 ///   [`keep_score`](SlotValue::keep_score) is evicted (counted by
 ///   [`evictions`](Self::evictions)).
-/// * `&self` methods lock one shard (a mutex per shard); the `_mut`
+/// * `&self` methods lock one shard (a spin lock per shard); the `_mut`
 ///   methods, for an owner with `&mut self`, lock nothing.
 ///
 /// ```
