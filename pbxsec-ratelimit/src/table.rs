@@ -593,12 +593,14 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 
     /// The first step of [`entry_started_mut`](Self::entry_started_mut) /
     /// [`get_started_mut`](Self::get_started_mut): hashes the key, compares
-    /// its fingerprints and, on a table larger than the CPU's caches, starts
-    /// loading the slot whose fingerprint matches (its key and, for
-    /// [`SlotValue::TOUCH`] values, the value's first line) and a line of
-    /// each candidate bucket (so the address translations of their pages
-    /// run beside the fingerprint load instead of after it), without
-    /// waiting for any of them. No lock.
+    /// its fingerprints and, on a table larger than the CPU's last-level
+    /// cache typically is (over 8 MiB of slots, as for
+    /// [`batches`](Self::batches)), starts loading the slot whose
+    /// fingerprint matches (its key and, for [`SlotValue::TOUCH`] values,
+    /// [`touch`](SlotValue::touch) of the value) and a line of each
+    /// candidate bucket (so the address translations of their pages run
+    /// beside the fingerprint load instead of after it), without waiting
+    /// for any of them. No lock.
     ///
     /// On such a table the slot is a cache miss (about 100–200 ns); a CPU
     /// keeps only some 200 instructions in flight behind a load it waits
@@ -609,10 +611,11 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     pub fn start_mut(&mut self, key: &K) -> Started<K> {
         let place = self.place(key);
         let tag = self.tag();
+        let large = self.large;
         let shard = self.shard_mut(place.shard);
         let [b0, b1] = place.buckets;
         let mut x = 0u64;
-        if place.touch {
+        if large {
             // A line of each candidate bucket (way 0's key): the address
             // translations of their pages start beside the fingerprint
             // load, so the slot's loads that follow it find them done.
@@ -624,7 +627,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         }
         let m = fp_matches(shard, place).unwrap_or(0);
         let first = m.trailing_zeros().min(2 * WAYS as u32) as usize;
-        if place.touch {
+        if large {
             let b = if first < WAYS { b0 } else { b1 };
             if let Some(slot) = shard.buckets.get(b).and_then(|w| w.0.get(first % WAYS)) {
                 x ^= u64::from(slot.key.is_some());
@@ -1091,20 +1094,18 @@ mod started_tests {
         }
     }
 
-    /// The same on a table over 8 MiB of `TOUCH` values, where `start_mut`
-    /// touches the candidate buckets and the matching slot: 75 000 keys
-    /// added for 67 500 slots (so live entries are evicted), then random
-    /// steps over 200 000 keys.
-    #[test]
-    fn started_steps_match_on_a_large_touching_table() {
-        let capacity = 45_000;
+    /// Random steps on twin maps, after adding `prefill` keys in order:
+    /// every step must agree; returns how often each [`Found`] was seen.
+    fn large_run<V: SlotValue + Copy + Into<u64>>(
+        capacity: usize,
+        prefill: u32,
+        keys: u64,
+        add: fn(&mut V, u64),
+    ) -> [usize; 3] {
         let now = Instant::from_nanos(0);
-        let mut one: BoundedMap<u32, Wide> = BoundedMap::with_capacity(capacity);
+        let mut one: BoundedMap<u32, V> = BoundedMap::with_capacity(capacity);
         let mut two = twin(&one, capacity);
-        assert!(
-            one.touch && two.touch,
-            "the table must be large enough to touch"
-        );
+        assert!(one.large && two.large, "the table must be over 8 MiB");
         let mut x = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = || {
             x ^= x << 13;
@@ -1112,10 +1113,8 @@ mod started_tests {
             x ^= x << 17;
             x
         };
-        let keys = 200_000u64;
         let mut found = [0usize; 3];
-        let add = |v: &mut Wide, w| v.n += w;
-        for k in 0..75_000u32 {
+        for k in 0..prefill {
             let (a, b) = step(&Op::Add(k, 1), now, &mut one, &mut two, None, add);
             assert_eq!(a, b, "adding {k}");
             if let (_, Some(f)) = a {
@@ -1140,8 +1139,27 @@ mod started_tests {
                 found[f as usize] += 1;
             }
         }
+        same_tables(&one, &two, keys as u32, now);
+        found
+    }
+
+    /// The same on a table over 8 MiB of `TOUCH` values, where `start_mut`
+    /// loads a line of each candidate bucket and the matching slot with its
+    /// value's touch word: 75 000 keys added for 67 500 slots (so live
+    /// entries are evicted), then random steps over 200 000 keys.
+    #[test]
+    fn started_steps_match_on_a_large_touching_table() {
+        let found = large_run::<Wide>(45_000, 75_000, 200_000, |v, w| v.n += w);
+        assert!(BoundedMap::<u32, Wide>::with_capacity(45_000).touch);
         // Every path was taken: present, inserted, evicted.
         assert!(found.iter().all(|&n| n > 100), "{found:?}");
-        same_tables(&one, &two, keys as u32, now);
+    }
+
+    /// And on a table over 8 MiB of small values (no `TOUCH`: only the
+    /// slot's key is loaded early).
+    #[test]
+    fn started_steps_match_on_a_large_table_of_small_values() {
+        let found = large_run::<Count>(400_000, 20_000, 60_000, |v, w| v.0 += w);
+        assert!(found[0] > 100 && found[1] > 100, "{found:?}");
     }
 }
