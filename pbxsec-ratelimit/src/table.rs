@@ -586,6 +586,188 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     }
 }
 
+/// A key hashed and its slot's loads under way, from
+/// [`BoundedMap::start_mut`]: hand it to
+/// [`entry_started_mut`](BoundedMap::entry_started_mut) or
+/// [`get_started_mut`](BoundedMap::get_started_mut) (no second hash).
+///
+/// It holds the key (a clone), where the key may live and the slot whose
+/// fingerprint matched, not a borrow of the map: the map may be used in
+/// between. The second step checks that slot's fingerprint and key again
+/// and, if it no longer holds the key, looks the key up in full; used on a
+/// map other than the one that started it, it places the key again.
+#[derive(Clone)]
+pub struct Started<K> {
+    key: K,
+    place: Place,
+    /// The first slot whose fingerprint matched at the start (bits 0..2:
+    /// the way, bit 2: the second bucket), or 8: none.
+    guess: u8,
+    /// [`BoundedMap::tag`] of the map that started it.
+    tag: u64,
+}
+
+impl<K> Started<K> {
+    /// The key.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+}
+
+impl<K: std::fmt::Debug> std::fmt::Debug for Started<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two-step lookups for an owner with `&mut self`: start the loads of a
+/// key's slot, do other work while they are under way, then update.
+impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
+    /// What identifies this map's placement of keys (its hash key and its
+    /// number of buckets per shard), kept in a [`Started`].
+    #[inline(always)]
+    fn tag(&self) -> u64 {
+        self.hasher.seeds[0] ^ self.per_shard
+    }
+
+    /// The first step of [`entry_started_mut`](Self::entry_started_mut) /
+    /// [`get_started_mut`](Self::get_started_mut): hashes the key, compares
+    /// its fingerprints and, on a table larger than the CPU's last-level
+    /// cache typically is (over 8 MiB of slots, as for
+    /// [`batches`](Self::batches)), starts loading the slot whose
+    /// fingerprint matches (its key and, for [`SlotValue::TOUCH`] values,
+    /// [`touch`](SlotValue::touch) of the value) and a line of each
+    /// candidate bucket (so the address translations of their pages run
+    /// beside the fingerprint load instead of after it), without waiting
+    /// for any of them. No lock.
+    ///
+    /// On such a table the slot is a cache miss (about 100–200 ns); a CPU
+    /// keeps only some 200 instructions in flight behind a load it waits
+    /// for, so work placed *after* this call and before the second step
+    /// that does not need the value (checks, building a reply) runs while
+    /// the slot is on its way instead of after it.
+    #[inline(always)]
+    pub fn start_mut(&mut self, key: &K) -> Started<K> {
+        let place = self.place(key);
+        let tag = self.tag();
+        let large = self.large;
+        let shard = self.shard_mut(place.shard);
+        let [b0, b1] = place.buckets;
+        let mut x = 0u64;
+        if large {
+            // A line of each candidate bucket (way 0's key): the address
+            // translations of their pages start beside the fingerprint
+            // load, so the slot's loads that follow it find them done.
+            for b in [b0, b1] {
+                if let Some(w) = shard.buckets.get(b) {
+                    x ^= u64::from(w.0[0].key.is_some());
+                }
+            }
+        }
+        let masks = fp_matches(shard, place).unwrap_or([0; 2]);
+        let (b, i) = first_match(place, masks);
+        // As a `Started::guess`: the way, plus `WAYS` in the second bucket;
+        // `2 * WAYS` for no match.
+        let first = if masks == [0; 2] {
+            2 * WAYS
+        } else if masks[0] != 0 {
+            i
+        } else {
+            WAYS + i
+        };
+        if large {
+            if let Some(slot) = shard.buckets.get(b).and_then(|w| w.0.get(i)) {
+                x ^= u64::from(slot.key.is_some());
+                if V::TOUCH {
+                    x ^= slot.val.touch();
+                }
+            }
+            std::hint::black_box(x);
+        }
+        Started {
+            key: key.clone(),
+            place,
+            guess: first as u8,
+            tag,
+        }
+    }
+
+    /// Where a started key may live in this map.
+    #[inline(always)]
+    fn started_place(&self, started: &Started<K>) -> (Place, u8) {
+        if started.tag == self.tag() {
+            (started.place, started.guess)
+        } else {
+            (self.place(&started.key), 2 * WAYS as u8)
+        }
+    }
+
+    /// [`entry_mut`](Self::entry_mut) for a key started by
+    /// [`start_mut`](Self::start_mut): exactly the same lookup, insertion
+    /// and eviction, without hashing the key again.
+    #[inline(always)]
+    pub fn entry_started_mut<R>(
+        &mut self,
+        started: &Started<K>,
+        now: Instant,
+        f: impl FnOnce(&mut V, Found) -> R,
+    ) -> R {
+        let (place, guess) = self.started_place(started);
+        let shard = self.shard_mut(place.shard);
+        match guessed(shard, place, guess, &started.key) {
+            Some((b, i)) => match shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)) {
+                Some(slot) => f(&mut slot.val, Found::Present),
+                None => entry_in(shard, place, &started.key, now, f),
+            },
+            None => entry_in(shard, place, &started.key, now, f),
+        }
+    }
+
+    /// [`get_mut`](Self::get_mut) for a key started by
+    /// [`start_mut`](Self::start_mut).
+    #[inline(always)]
+    pub fn get_started_mut<R>(
+        &mut self,
+        started: &Started<K>,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> Option<R> {
+        let (place, guess) = self.started_place(started);
+        let shard = self.shard_mut(place.shard);
+        match guessed(shard, place, guess, &started.key) {
+            Some((b, i)) => {
+                let slot = shard.buckets.get_mut(b)?.0.get_mut(i)?;
+                Some(f(&mut slot.val))
+            }
+            None => get_in(shard, place, &started.key, f),
+        }
+    }
+}
+
+/// The slot `guess` (see [`Started`]) if it holds `key` now: its
+/// fingerprint and key are compared again, so a guess made before the map
+/// changed is only a hint. A key lives in at most one slot, so that slot
+/// is the key's entry.
+#[inline(always)]
+fn guessed<K: Eq, V>(
+    shard: &Shard<K, V>,
+    place: Place,
+    guess: u8,
+    key: &K,
+) -> Option<(usize, usize)> {
+    let g = usize::from(guess);
+    if g >= 2 * WAYS {
+        return None;
+    }
+    let [b0, b1] = place.buckets;
+    let b = if g < WAYS { b0 } else { b1 };
+    let i = g % WAYS;
+    let fp = *shard.fps.get(b)?.get(i)?;
+    let slot = shard.buckets.get(b)?.0.get(i)?;
+    (fp == place.fp && slot.key.as_ref() == Some(key)).then_some((b, i))
+}
+
 /// Where `key` is: (bucket, way). Both buckets' fingerprints (dense, in
 /// cache) are compared without branches (a bit mask of matches); only a
 /// slot whose fingerprint matches is read, so a present key costs one slot
@@ -901,5 +1083,279 @@ mod tests {
             }
             prop_assert_eq!(got, want);
         }
+    }
+}
+
+#[cfg(test)]
+mod started_tests {
+    //! The two-step lookups ([`BoundedMap::start_mut`] and the `_started_`
+    //! methods) against the one-step ones, on twin maps (the same hash key,
+    //! so the same placement): every step must return the same and leave
+    //! the same table.
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+    struct Count(u64);
+
+    impl SlotValue for Count {
+        fn is_idle(&self, _now: Instant) -> bool {
+            self.0 == 0
+        }
+        fn keep_score(&self, _now: Instant) -> u64 {
+            self.0
+        }
+    }
+
+    /// A value over a cache line that asks to be touched.
+    #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(C, align(64))]
+    struct Wide {
+        n: u64,
+        rest: [u64; 7],
+    }
+
+    impl SlotValue for Wide {
+        const TOUCH: bool = true;
+        fn touch(&self) -> u64 {
+            self.n
+        }
+        fn is_idle(&self, _now: Instant) -> bool {
+            self.n == 0
+        }
+        fn keep_score(&self, _now: Instant) -> u64 {
+            self.n
+        }
+    }
+
+    /// A map placing keys exactly as `of` does.
+    fn twin<K: Hash + Eq + Clone + 'static, V: SlotValue>(
+        of: &BoundedMap<K, V>,
+        capacity: usize,
+    ) -> BoundedMap<K, V> {
+        let mut t = BoundedMap::with_capacity(capacity);
+        t.hasher = KeyHasher {
+            seeds: of.hasher.seeds,
+            ahash: of.hasher.ahash.clone(),
+        };
+        t
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Add(u32, u64),
+        Get(u32),
+        Zero(u32),
+        Remove(u32),
+        /// Start `.0`, add `.3` to `.2` with a plain `entry_mut` (which may
+        /// move or evict `.0`), then add `.1` to `.0` through the start.
+        Across(u32, u64, u32, u64),
+    }
+
+    fn ops(keys: u32) -> impl Strategy<Value = Vec<Op>> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => (0..keys, 1u64..5).prop_map(|(k, w)| Op::Add(k, w)),
+                2 => (0..keys).prop_map(Op::Get),
+                1 => (0..keys).prop_map(Op::Zero),
+                1 => (0..keys).prop_map(Op::Remove),
+                2 => (0..keys, 1u64..5, 0..keys, 1u64..5)
+                    .prop_map(|(a, w, b, v)| Op::Across(a, w, b, v)),
+            ],
+            1..300,
+        )
+    }
+
+    type Res = (Option<u64>, Option<Found>);
+
+    /// One step on `one` (one-step methods) and `two` (two-step methods,
+    /// started on `from`, which may be `two` itself or another map).
+    fn step<V: SlotValue + Copy + Into<u64>>(
+        op: &Op,
+        now: Instant,
+        one: &mut BoundedMap<u32, V>,
+        two: &mut BoundedMap<u32, V>,
+        mut from: Option<&mut BoundedMap<u32, V>>,
+        add: fn(&mut V, u64),
+    ) -> (Res, Res) {
+        let mut start = |two: &mut BoundedMap<u32, V>, k: u32| match from {
+            Some(ref mut m) => m.start_mut(&k),
+            None => two.start_mut(&k),
+        };
+        match *op {
+            Op::Add(k, w) => {
+                let a = one.entry_mut(&k, now, |v, f| {
+                    add(v, w);
+                    ((*v).into(), f)
+                });
+                let s = start(two, k);
+                let b = two.entry_started_mut(&s, now, |v, f| {
+                    add(v, w);
+                    ((*v).into(), f)
+                });
+                ((Some(a.0), Some(a.1)), (Some(b.0), Some(b.1)))
+            }
+            Op::Get(k) => {
+                let s = start(two, k);
+                (
+                    (one.get_mut(&k, |v| (*v).into()), None),
+                    (two.get_started_mut(&s, |v| (*v).into()), None),
+                )
+            }
+            Op::Zero(k) => {
+                let s = start(two, k);
+                (
+                    (one.get_mut(&k, |v| *v = V::default()).map(|()| 0), None),
+                    (
+                        two.get_started_mut(&s, |v| *v = V::default()).map(|()| 0),
+                        None,
+                    ),
+                )
+            }
+            Op::Remove(k) => (
+                (Some(u64::from(one.remove(&k))), None),
+                (Some(u64::from(two.remove(&k))), None),
+            ),
+            Op::Across(k, w, k2, w2) => {
+                let s = start(two, k);
+                one.entry_mut(&k2, now, |v, _| add(v, w2));
+                two.entry_mut(&k2, now, |v, _| add(v, w2));
+                let a = one.entry_mut(&k, now, |v, f| {
+                    add(v, w);
+                    ((*v).into(), f)
+                });
+                let b = two.entry_started_mut(&s, now, |v, f| {
+                    add(v, w);
+                    ((*v).into(), f)
+                });
+                ((Some(a.0), Some(a.1)), (Some(b.0), Some(b.1)))
+            }
+        }
+    }
+
+    impl From<Count> for u64 {
+        fn from(c: Count) -> Self {
+            c.0
+        }
+    }
+
+    impl From<Wide> for u64 {
+        fn from(w: Wide) -> Self {
+            w.n
+        }
+    }
+
+    fn same_tables<V: SlotValue + Copy + Into<u64>>(
+        a: &BoundedMap<u32, V>,
+        b: &BoundedMap<u32, V>,
+        keys: u32,
+        now: Instant,
+    ) {
+        assert_eq!(a.live_len(now), b.live_len(now));
+        assert_eq!(a.evictions(), b.evictions());
+        for k in 0..keys {
+            assert_eq!(
+                a.get(&k, |v| (*v).into()),
+                b.get(&k, |v| (*v).into()),
+                "key {k}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Step by step, the two-step methods return what the one-step
+        /// ones return on a twin map, with room for every key (4 keys of
+        /// room for 40: constant eviction) and with a `Started` from a
+        /// third map (placed again).
+        #[test]
+        fn started_steps_match_entry_steps(ops in ops(40), roomy in any::<bool>(), foreign in any::<bool>()) {
+            let capacity = if roomy { 1024 } else { 4 };
+            let now = Instant::from_nanos(0);
+            let mut one: BoundedMap<u32, Count> = BoundedMap::with_capacity(capacity);
+            let mut two = twin(&one, capacity);
+            let mut other: BoundedMap<u32, Count> = BoundedMap::with_capacity(capacity);
+            for op in &ops {
+                let from = if foreign { Some(&mut other) } else { None };
+                let (a, b) = step(op, now, &mut one, &mut two, from, |v, w| v.0 += w);
+                prop_assert_eq!(a, b, "{:?}", op);
+            }
+            same_tables(&one, &two, 40, now);
+            if roomy {
+                prop_assert_eq!(one.evictions(), 0);
+            }
+        }
+    }
+
+    /// Random steps on twin maps, after adding `prefill` keys in order:
+    /// every step must agree; returns how often each [`Found`] was seen.
+    fn large_run<V: SlotValue + Copy + Into<u64>>(
+        capacity: usize,
+        prefill: u32,
+        keys: u64,
+        add: fn(&mut V, u64),
+    ) -> [usize; 3] {
+        let now = Instant::from_nanos(0);
+        let mut one: BoundedMap<u32, V> = BoundedMap::with_capacity(capacity);
+        let mut two = twin(&one, capacity);
+        assert!(one.large && two.large, "the table must be over 8 MiB");
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut found = [0usize; 3];
+        for k in 0..prefill {
+            let (a, b) = step(&Op::Add(k, 1), now, &mut one, &mut two, None, add);
+            assert_eq!(a, b, "adding {k}");
+            if let (_, Some(f)) = a {
+                found[f as usize] += 1;
+            }
+        }
+        for _ in 0..20_000 {
+            let r = next();
+            let k = (r % keys) as u32;
+            let k2 = ((r >> 20) % keys) as u32;
+            let w = (r >> 40) % 4 + 1;
+            let op = match (r >> 50) % 8 {
+                0..=3 => Op::Add(k, w),
+                4 => Op::Get(k),
+                5 => Op::Zero(k),
+                6 => Op::Remove(k),
+                _ => Op::Across(k, w, k2, w),
+            };
+            let (a, b) = step(&op, now, &mut one, &mut two, None, add);
+            assert_eq!(a, b, "{op:?}");
+            if let (_, Some(f)) = a {
+                found[f as usize] += 1;
+            }
+        }
+        same_tables(&one, &two, keys as u32, now);
+        found
+    }
+
+    /// The same on a table over 8 MiB of `TOUCH` values, where `start_mut`
+    /// loads a line of each candidate bucket and the matching slot with its
+    /// value's touch word: 75 000 keys added for 67 500 slots (so live
+    /// entries are evicted), then random steps over 200 000 keys.
+    #[test]
+    fn started_steps_match_on_a_large_touching_table() {
+        let found = large_run::<Wide>(45_000, 75_000, 200_000, |v, w| v.n += w);
+        assert!(BoundedMap::<u32, Wide>::with_capacity(45_000).touch);
+        // Every path was taken: present, inserted, evicted.
+        assert!(found.iter().all(|&n| n > 100), "{found:?}");
+    }
+
+    /// And on a table over 8 MiB of small values (no `TOUCH`: only the
+    /// slot's key is loaded early).
+    #[test]
+    fn started_steps_match_on_a_large_table_of_small_values() {
+        let found = large_run::<Count>(400_000, 20_000, 60_000, |v, w| v.0 += w);
+        assert!(found[0] > 100 && found[1] > 100, "{found:?}");
     }
 }

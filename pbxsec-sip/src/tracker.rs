@@ -17,7 +17,7 @@ use pbxsec_core::{
 };
 use pbxsec_ratelimit::{
     BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, IpFold, Recidive,
-    SlotValue, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
+    SlotValue, Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -450,14 +450,18 @@ impl Report {
 
     /// Empties the report for the next observation (response `Accept`),
     /// keeping its memory.
+    #[inline(always)]
     pub fn clear(&mut self) {
         if let [first] = self.decisions.as_mut_slice() {
-            if *first != Decision::Accept {
+            if !matches!(first, Decision::Accept) {
                 *first = Decision::Accept;
             }
         } else {
             self.decisions.clear();
             self.decisions.push(Decision::Accept);
+        }
+        if self.events.is_empty() {
+            return;
         }
         if self.spare.is_empty() {
             std::mem::swap(&mut self.spare, &mut self.events);
@@ -480,6 +484,7 @@ impl Report {
             .filter(|d| matches!(d, Decision::Ban { .. }))
     }
 
+    #[inline]
     fn set_response(&mut self, d: Decision) {
         if let Some(first) = self.decisions.first_mut() {
             *first = d;
@@ -488,6 +493,7 @@ impl Report {
 
     /// Appends an event (reusing a spare one in place) and sets its text
     /// fields.
+    #[inline(always)]
     fn push_event(
         &mut self,
         time: UnixTime,
@@ -529,6 +535,7 @@ impl Report {
     }
 
     /// An event about the packet: its source, transport and the extension.
+    #[inline(always)]
     fn packet_event(&mut self, p: &Packet, kind: EventKind, extension: Option<&str>) {
         let e = self.push_event(p.wall, kind, extension, None);
         e.source_ip = Some(canonical_ip(p.source.ip()));
@@ -552,7 +559,21 @@ impl Report {
 
 /// Sets an optional string field, reusing its buffer or one from `pool`
 /// (and returning an unset field's buffer to it).
+#[inline(always)]
 fn set_text(field: &mut Option<String>, text: Option<&str>, pool: &mut Vec<String>) {
+    match (field.as_mut(), text) {
+        (Some(s), Some(t)) => {
+            s.clear();
+            s.push_str(t);
+        }
+        (None, None) => {}
+        _ => set_text_slow(field, text, pool),
+    }
+}
+
+/// [`set_text`] when the field is set and the text not, or the reverse.
+#[inline(never)]
+fn set_text_slow(field: &mut Option<String>, text: Option<&str>, pool: &mut Vec<String>) {
     match (field.as_mut(), text) {
         (Some(s), Some(t)) => {
             s.clear();
@@ -816,7 +837,7 @@ impl Events {
     /// Drops the events that left the window at `now`: the inline ones
     /// first (no memory outside the record), then, while nothing is
     /// inline, moves the oldest spilled events inline and goes on.
-    #[inline]
+    #[inline(always)]
     fn prune(&mut self, cold: &mut Option<Box<Cold>>, now: u64, window: u64) {
         // Head and length in registers while dropping (one store each).
         let (mut head, mut len) = (usize::from(self.head), usize::from(self.len));
@@ -869,7 +890,7 @@ impl Events {
 
     /// Counts one event at `now`; `true` when the events in the window
     /// (this one included) reach the limit, which then empties the window.
-    #[inline]
+    #[inline(always)]
     fn hit(&mut self, cold: &mut Option<Box<Cold>>, now: Instant, rule: WindowLimit) -> bool {
         let now = now.as_nanos();
         self.prune(cold, now, rule.window_nanos());
@@ -933,11 +954,11 @@ struct Cold {
 
 impl Cold {
     /// The window of a per-source counter kept here (the failed-auth one
-    /// is inline in the record: `Failed` never comes here).
+    /// is inline in the record: [`Rules::count_failed`]).
     #[inline]
     fn window(&mut self, which: Which) -> &mut WindowCounter {
         match which {
-            Which::Unknown | Which::Failed => &mut self.unknown,
+            Which::Unknown => &mut self.unknown,
             Which::Unanswered => &mut self.unanswered,
             Which::Refused => &mut self.refused,
             Which::Flood => &mut self.flood,
@@ -1095,6 +1116,46 @@ impl SlotValue for SourceRecord {
     }
 }
 
+/// `records.entry_mut(src, ..)`, through the loads `started` began.
+#[inline(always)]
+fn record_entry<R>(
+    records: &mut BoundedMap<IpAddr, SourceRecord>,
+    started: Option<&Started<IpAddr>>,
+    src: &IpAddr,
+    now: Instant,
+    f: impl FnOnce(&mut SourceRecord, Found) -> R,
+) -> R {
+    // One call of `f` (it is then inlined).
+    let fresh;
+    let s = match started {
+        Some(s) => s,
+        None => {
+            fresh = records.start_mut(src);
+            &fresh
+        }
+    };
+    records.entry_started_mut(s, now, f)
+}
+
+/// `records.get_mut(src, ..)`, through the loads `started` began.
+#[inline(always)]
+fn record_get<R>(
+    records: &mut BoundedMap<IpAddr, SourceRecord>,
+    started: Option<&Started<IpAddr>>,
+    src: &IpAddr,
+    f: impl FnOnce(&mut SourceRecord) -> R,
+) -> Option<R> {
+    let fresh;
+    let s = match started {
+        Some(s) => s,
+        None => {
+            fresh = records.start_mut(src);
+            &fresh
+        }
+    };
+    records.get_started_mut(s, f)
+}
+
 /// The NAT treatment's rules.
 #[derive(Clone, Copy)]
 struct NatRule {
@@ -1196,10 +1257,10 @@ struct Outcome {
     is_locked: bool,
 }
 
-/// Which per-source counter.
+/// Which per-source counter kept in [`Cold`] (the failed-auth one is
+/// inline in the record: [`Rules::count_failed`]).
 #[derive(Clone, Copy)]
 enum Which {
-    Failed,
     Unknown,
     Unanswered,
     Refused,
@@ -1222,7 +1283,6 @@ struct Rules {
 impl Rules {
     const fn get(&self, which: Which) -> Option<&Counted> {
         match which {
-            Which::Failed => self.failed.as_ref(),
             Which::Unknown => self.unknown.as_ref(),
             Which::Unanswered => self.unanswered.as_ref(),
             Which::Refused => self.refused.as_ref(),
@@ -1238,22 +1298,6 @@ impl Rules {
             return false;
         };
         let n = now.as_nanos();
-        if let Which::Failed = which {
-            // The hot path: the failed-auth window is inline in the record.
-            // Whether the source is shared only matters once this event
-            // could reach the base limit (the events held, expired ones
-            // included, plus this one): below it, neither limit is reached.
-            // This keeps the NAT state (out of line) and its epoch (a
-            // division) off the common path.
-            let shared = match self.nat {
-                Some(nat) if rec.failed.total() + 1 >= c.base.limit() => rec.shared(nat, n),
-                _ => false,
-            };
-            let limit = c.limit(shared);
-            let reached = rec.failed.hit(&mut rec.cold, now, limit);
-            rec.keep_until(n.saturating_add(limit.window_nanos()));
-            return reached;
-        }
         let cold = rec.cold();
         let shared = match self.nat {
             Some(nat)
@@ -1270,11 +1314,97 @@ impl Rules {
         reached
     }
 
+    /// [`count`](Self::count) for the failed-auth rule, the hot path: its
+    /// window is inline in the record.
+    #[inline(always)]
+    fn count_failed(&self, rec: &mut SourceRecord, now: Instant) -> bool {
+        let Some(c) = &self.failed else {
+            return false;
+        };
+        let n = now.as_nanos();
+        // Whether the source is shared only matters once this event could
+        // reach the base limit (the events held, expired ones included,
+        // plus this one): below it, neither limit is reached. This keeps
+        // the NAT state (out of line) and its epoch (a division) off the
+        // common path.
+        let shared = match self.nat {
+            Some(nat) if rec.failed.total() + 1 >= c.base.limit() => rec.shared(nat, n),
+            _ => false,
+        };
+        let limit = c.limit(shared);
+        let reached = rec.failed.hit(&mut rec.cold, now, limit);
+        rec.keep_until(n.saturating_add(limit.window_nanos()));
+        reached
+    }
+
     /// A failed attempt against `ext` (if named): the lockout window, then
     /// the per-source failed-auth count.
-    #[inline]
+    #[inline(always)]
     fn failed(&self, rec: &mut SourceRecord, ext: Option<u64>, now: Instant, out: &mut Outcome) {
-        if let (Some(ext), Some((limit, lock_for))) = (ext, self.lockout) {
+        if let (Some(ext), Some(_)) = (ext, self.lockout) {
+            self.lockout_failed(rec, ext, now, out);
+        }
+        if self.count_failed(rec, now) {
+            out.ban = Some(BanReason::FailedAuth);
+        }
+    }
+
+    /// Credentials from the source of record `r`, verified with `outcome`
+    /// (a `failure` to count, or not): answers one open challenge, then
+    /// counts what the outcome counts.
+    #[inline(never)]
+    fn credentials(
+        &self,
+        r: &mut SourceRecord,
+        outcome: DigestOutcome,
+        failure: bool,
+        ext: Option<u64>,
+        now: Instant,
+    ) -> Outcome {
+        if r.answered < r.open {
+            r.answered += 1;
+        }
+        let mut out = Outcome::default();
+        if outcome.is_ok() {
+            if let (Some(nat), Some(ext)) = (self.nat, ext) {
+                let n = now.as_nanos();
+                let epoch = nat.epoch(n);
+                r.cold().nat.success(epoch, (ext >> 32) as u32 | 1, nat.min);
+                r.keep_until(epoch.saturating_add(2).saturating_mul(nat.period_ns));
+            }
+        } else if outcome == DigestOutcome::UnknownUser {
+            if self.count(r, Which::Unknown, now) {
+                out.ban = Some(BanReason::UnknownExtension);
+            }
+        } else if failure {
+            self.failed(r, ext, now, &mut out);
+        }
+        out
+    }
+
+    /// A failed answer to a challenge from the source of record `r` (just
+    /// `found`): answers one open challenge, counts the failure.
+    #[inline(always)]
+    fn failure(
+        &self,
+        r: &mut SourceRecord,
+        found: Found,
+        ext: Option<u64>,
+        now: Instant,
+    ) -> Outcome {
+        r.created(found, now);
+        if r.answered < r.open {
+            r.answered += 1;
+        }
+        let mut out = Outcome::default();
+        self.failed(r, ext, now, &mut out);
+        out
+    }
+
+    /// The lockout window's part of [`failed`](Self::failed).
+    #[inline(never)]
+    fn lockout_failed(&self, rec: &mut SourceRecord, ext: u64, now: Instant, out: &mut Outcome) {
+        if let Some((limit, lock_for)) = self.lockout {
             let n = now.as_nanos();
             let mut keep = None;
             if let Some(l) = rec.cold().lock_window(ext, n, limit.window_nanos()) {
@@ -1291,9 +1421,6 @@ impl Rules {
             if let Some(t) = keep {
                 rec.keep_until(t);
             }
-        }
-        if self.count(rec, Which::Failed, now) {
-            out.ban = Some(BanReason::FailedAuth);
         }
     }
 }
@@ -1493,7 +1620,18 @@ impl Tracker {
         }
     }
 
+    /// Judges the challenges whose time ran out, if any.
+    #[inline]
     fn expire(&mut self, now: Instant, wall: UnixTime, report: &mut Report) {
+        match self.open_queue.front() {
+            None => {}
+            Some(&(deadline, _)) if deadline > now && self.open_queue.len() <= self.max_open => {}
+            Some(_) => self.expire_due(now, wall, report),
+        }
+    }
+
+    #[inline(never)]
+    fn expire_due(&mut self, now: Instant, wall: UnixTime, report: &mut Report) {
         while let Some(&(deadline, src)) = self.open_queue.front() {
             if deadline > now && self.open_queue.len() <= self.max_open {
                 break;
@@ -1539,8 +1677,13 @@ impl Tracker {
     /// (plus the ban list check), and no allocation on the common path once
     /// the report has been used.
     pub fn observe_into(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
-        report.clear();
         let src = self.fold.fold_ip(p.source.ip());
+        // The record's loads first (with many sources, a cache miss), so
+        // the work below that does not need it (the ban and whitelist
+        // checks, the event, the response) runs while it is on its way.
+        let started = self.probes(seen).then(|| self.records.start_mut(&src));
+        let started = started.as_ref();
+        report.clear();
         self.expire(p.now, p.wall, report);
         if self.bans.check(&src, p.now).is_banned() {
             report.set_response(Decision::DropSilently);
@@ -1572,12 +1715,12 @@ impl Tracker {
                     out
                 };
                 let out = if rules.flood.is_some() {
-                    self.records.entry_mut(&src, now, |r, found| {
+                    record_entry(&mut self.records, started, &src, now, |r, found| {
                         r.created(found, now);
                         probe(r)
                     })
                 } else if ext.is_some() {
-                    self.records.get_mut(&src, probe).unwrap_or_default()
+                    record_get(&mut self.records, started, &src, probe).unwrap_or_default()
                 } else {
                     return;
                 };
@@ -1594,7 +1737,7 @@ impl Tracker {
                 report.packet_event(p, EventKind::ChallengeSent, None);
                 if !listed && rules.unanswered.is_some() {
                     self.open_queue.push_back((now + self.timeout, src));
-                    self.records.entry_mut(&src, now, |r, found| {
+                    record_entry(&mut self.records, started, &src, now, |r, found| {
                         r.created(found, now);
                         r.open = r.open.saturating_add(1);
                     });
@@ -1625,37 +1768,25 @@ impl Tracker {
                 let needs_ext = (outcome.is_ok() && rules.nat.is_some())
                     || (failure && rules.lockout.is_some());
                 let ext = needs_ext.then(|| self.ext_hash(extension));
-                let probe = |r: &mut SourceRecord| {
-                    if r.answered < r.open {
-                        r.answered += 1;
-                    }
-                    let mut out = Outcome::default();
-                    if outcome.is_ok() {
-                        if let (Some(nat), Some(ext)) = (rules.nat, ext) {
-                            let n = now.as_nanos();
-                            let epoch = nat.epoch(n);
-                            r.cold().nat.success(epoch, (ext >> 32) as u32 | 1, nat.min);
-                            r.keep_until(epoch.saturating_add(2).saturating_mul(nat.period_ns));
-                        }
-                    } else if outcome == DigestOutcome::UnknownUser {
-                        if rules.count(r, Which::Unknown, now) {
-                            out.ban = Some(BanReason::UnknownExtension);
-                        }
-                    } else if failure {
-                        rules.failed(r, ext, now, &mut out);
-                    }
-                    out
-                };
                 let creates = (outcome.is_ok() && rules.nat.is_some())
                     || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
                     || (failure && (rules.failed.is_some() || rules.lockout.is_some()));
-                let out = if creates {
-                    self.records.entry_mut(&src, now, |r, found| {
+                let out = if failure && creates {
+                    // The common counted case (a wrong password), apart so
+                    // that it stays small.
+                    record_entry(&mut self.records, started, &src, now, |r, found| {
+                        rules.failure(r, found, ext, now)
+                    })
+                } else if creates {
+                    record_entry(&mut self.records, started, &src, now, |r, found| {
                         r.created(found, now);
-                        probe(r)
+                        rules.credentials(r, outcome, failure, ext, now)
                     })
                 } else {
-                    self.records.get_mut(&src, probe).unwrap_or_default()
+                    record_get(&mut self.records, started, &src, |r| {
+                        rules.credentials(r, outcome, failure, ext, now)
+                    })
+                    .unwrap_or_default()
                 };
                 self.apply(src, Some(extension), out, p, report);
             }
@@ -1672,7 +1803,7 @@ impl Tracker {
                     (Some(x), Some(_)) => Some(self.ext_hash(x)),
                     _ => None,
                 };
-                let out = self.records.entry_mut(&src, now, |r, found| {
+                let out = record_entry(&mut self.records, started, &src, now, |r, found| {
                     r.created(found, now);
                     if r.answered < r.open {
                         r.answered += 1;
@@ -1692,10 +1823,11 @@ impl Tracker {
                 report.set_response(forbidden);
                 report.packet_event(p, kind, Some(extension));
                 if !listed && rules.refused.is_some() {
-                    let reached = self.records.entry_mut(&src, now, |r, found| {
-                        r.created(found, now);
-                        rules.count(r, Which::Refused, now)
-                    });
+                    let reached =
+                        record_entry(&mut self.records, started, &src, now, |r, found| {
+                            r.created(found, now);
+                            rules.count(r, Which::Refused, now)
+                        });
                     if reached {
                         self.ban(src, BanReason::Refused, now, p.wall, report);
                         report.set_response(Decision::DropSilently);
@@ -1709,9 +1841,41 @@ impl Tracker {
         }
     }
 
+    /// Whether observing `seen` may read the source's record (then
+    /// [`observe_into`](Self::observe_into) starts loading it first).
+    #[inline]
+    fn probes(&self, seen: Seen<'_>) -> bool {
+        match seen {
+            Seen::Request { extension } => {
+                self.rules.flood.is_some() || (extension.is_some() && self.rules.lockout.is_some())
+            }
+            Seen::ChallengeSent => self.rules.unanswered.is_some(),
+            Seen::Credentials { .. } | Seen::UnreadableCredentials { .. } => true,
+            Seen::AddressNotAllowed { .. } | Seen::UserAgentNotAllowed { .. } => {
+                self.rules.refused.is_some()
+            }
+            Seen::ForeignDomain => false,
+        }
+    }
+
     /// Applies what a probe decided: the lock (403 with `Retry-After`),
     /// then the ban (`DropSilently`).
+    #[inline]
     fn apply(
+        &self,
+        src: IpAddr,
+        extension: Option<&str>,
+        out: Outcome,
+        p: &Packet,
+        report: &mut Report,
+    ) {
+        if out.locked || out.ban.is_some() {
+            self.apply_decided(src, extension, out, p, report);
+        }
+    }
+
+    #[inline(never)]
+    fn apply_decided(
         &self,
         src: IpAddr,
         extension: Option<&str>,
