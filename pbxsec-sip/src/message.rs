@@ -422,7 +422,11 @@ impl<'a> Message<'a> {
             Some(_) => 0,
             None => return Err(err(0, ScanProblem::Empty)),
         };
-        let nl = text::find_byte(input, base, b'\n')
+        // Every line feed of the head, in order, from one compare per 64
+        // bytes: each line below takes the next one.
+        let mut lfs = text::LineFeeds::new(input, base);
+        let nl = lfs
+            .next_lf()
             .ok_or(err(input.len(), ScanProblem::UnterminatedHeaders))?;
         let start_end = if nl > base && input.get(nl - 1) == Some(&b'\r') {
             nl - 1
@@ -463,7 +467,8 @@ impl<'a> Message<'a> {
                 }
                 Some(b' ' | b'\t') => {
                     // A continuation line: it extends the header above.
-                    let nl = text::find_byte(input, pos, b'\n')
+                    let nl = lfs
+                        .next_lf()
                         .ok_or(err(pos, ScanProblem::UnterminatedHeaders))?;
                     let end = if input.get(nl - 1) == Some(&b'\r') {
                         nl - 1
@@ -489,11 +494,7 @@ impl<'a> Message<'a> {
                     // The line feed is searched from the line start, so the
                     // search does not wait for the name: the name, blanks and
                     // colon hold no line feed, so it is the same one.
-                    let Some(nl) = input
-                        .get(pos..)
-                        .and_then(|r| memchr(b'\n', r))
-                        .map(|p| p + pos)
-                    else {
+                    let Some(nl) = lfs.next_lf() else {
                         return Err(line_error(input, pos, limits));
                     };
                     let (i, slot) = match short_name(input, pos) {
