@@ -184,78 +184,107 @@ pub(crate) const fn zero_bytes(w: u64) -> u64 {
     w.wrapping_sub(LO) & !w & HI
 }
 
-/// Index of the first `needle` in `b` at or after `from`.
-///
-/// A word-at-a-time (SWAR) scan for the first 64 bytes, which is where a
-/// SIP header line usually ends, then `memchr` (SIMD) for longer runs: this
-/// avoids `memchr`'s per-call setup on short lines without giving up its
-/// speed on long ones.
-#[inline]
-pub(crate) fn find_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
-    let pattern = LO * u64::from(needle);
-    let mut i = from;
-    let stop = from.saturating_add(64);
-    while i < stop {
-        let Some(w) = word(b, i) else {
-            return b.get(i..)?.iter().position(|&c| c == needle).map(|p| i + p);
-        };
-        let z = zero_bytes(w ^ pattern);
-        if z != 0 {
-            return Some(i + (z.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
+/// Bit `i` set iff `b[at + i]` is one of `needles`, for the 16 bytes from
+/// `at`, and how many of those bytes exist (at most 16; bits past them are
+/// clear). `None` when `b` holds fewer than 16 bytes (the caller loops over
+/// bytes): then there is no whole block to read.
+#[inline(always)]
+fn mask16<const N: usize>(b: &[u8], at: usize, needles: [u8; N]) -> Option<(u32, usize)> {
+    if let Some(block) = b
+        .get(at..at.saturating_add(16))
+        .and_then(|s| <&[u8; 16]>::try_from(s).ok())
+    {
+        return Some((block_mask16(block, needles), 16));
     }
-    memchr::memchr(needle, b.get(i..)?).map(|p| i + p)
+    // Near the end: the last 16 bytes, shifted down to `at`.
+    let len = b.len();
+    let last = b
+        .get(len.checked_sub(16)?..)
+        .and_then(|s| <&[u8; 16]>::try_from(s).ok())?;
+    let n = len.checked_sub(at)?;
+    Some((block_mask16(last, needles) >> (16 - n), n))
+}
+
+/// Bit `i` set iff `block[i]` is one of `needles`: SSE2 compares on x86-64
+/// (part of its baseline), a byte loop elsewhere.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn block_mask16<const N: usize>(block: &[u8; 16], needles: [u8; N]) -> u32 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i, zeroed_m128i,
+    };
+    let v = load_unaligned_m128i(block);
+    let mut eq = zeroed_m128i();
+    for n in needles {
+        eq = bitor_m128i(
+            eq,
+            cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(i8::from_ne_bytes([n]))),
+        );
+    }
+    u32::from(move_mask_i8_m128i(eq) as u16)
+}
+
+/// Bit `i` set iff `block[i]` is one of `needles`.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn block_mask16<const N: usize>(block: &[u8; 16], needles: [u8; N]) -> u32 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0u32, |m, (i, c)| m | (u32::from(needles.contains(c)) << i))
 }
 
 /// Index of the first byte of `b` at or after `from` that is one of
-/// `needles`, or `b.len()` when there is none; a word at a time. Each
-/// needle's test is exact for its lowest hit, so the lowest hit over all
-/// needles is exact too.
+/// `needles`: 16 bytes per step ([`mask16`]) for the first 64 bytes, which
+/// is where a SIP value usually has what is looked for, then `memchr`-style
+/// longer runs go on 16 bytes at a time; a byte loop when `b` is shorter
+/// than 16 bytes.
 #[inline(always)]
-pub(crate) fn find_any<const N: usize>(b: &[u8], from: usize, needles: [u8; N]) -> usize {
+fn find_first_of<const N: usize>(b: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
     let mut i = from;
-    while let Some(w) = word(b, i) {
-        let mut z = 0u64;
-        for n in needles {
-            z |= zero_bytes(w ^ (LO * u64::from(n)));
-        }
-        if z != 0 {
-            return i + (z.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while b.get(i).is_some_and(|c| !needles.contains(c)) {
-        i += 1;
-    }
-    i
-}
-
-/// Index of the first `"` or `\` in `b` at or after `from` (word at a time).
-#[inline]
-pub(crate) fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
-    const QUOTE: u64 = LO * b'"' as u64;
-    const BACKSLASH: u64 = LO * b'\\' as u64;
-    let mut i = from;
-    let stop = from.saturating_add(64);
-    while i < stop {
-        let Some(w) = word(b, i) else {
+    while i < b.len() {
+        let Some((m, n)) = mask16(b, i, needles) else {
             return b
                 .get(i..)?
                 .iter()
-                .position(|&c| c == b'"' || c == b'\\')
+                .position(|c| needles.contains(c))
                 .map(|p| i + p);
         };
-        // Each test is exact for its lowest hit; the lower of the two wins.
-        let z = zero_bytes(w ^ QUOTE)
-            .trailing_zeros()
-            .min(zero_bytes(w ^ BACKSLASH).trailing_zeros());
-        if z < 64 {
-            return Some(i + (z / 8) as usize);
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize);
         }
-        i += 8;
+        i += n;
     }
-    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|p| i + p)
+    None
+}
+
+/// Index of the first `needle` in `b` at or after `from`.
+///
+/// The first 64 bytes 16 at a time with SSE2 compares ([`find_first_of`]),
+/// which is where a SIP value usually has what is looked for: this avoids
+/// `memchr`'s per-call setup on short values; `memchr` (AVX2) goes on for
+/// longer runs.
+#[inline]
+pub(crate) fn find_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
+    let stop = from.saturating_add(64).min(b.len());
+    if let Some(i) = find_first_of(b.get(..stop)?, from, [needle]) {
+        return Some(i);
+    }
+    memchr::memchr(needle, b.get(stop..)?).map(|p| stop + p)
+}
+
+/// Index of the first byte of `b` at or after `from` that is one of
+/// `needles`, or `b.len()` (`from` when past it) when there is none.
+#[inline(always)]
+pub(crate) fn find_any<const N: usize>(b: &[u8], from: usize, needles: [u8; N]) -> usize {
+    find_first_of(b, from, needles).unwrap_or(b.len().max(from))
+}
+
+/// Index of the first `"` or `\` in `b` at or after `from`.
+#[inline]
+pub(crate) fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    find_first_of(b, from, [b'"', b'\\'])
 }
 
 /// Index of the first byte `c` in `s`, a word at a time ([`find_byte`]):
@@ -387,7 +416,10 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::{LineFeeds, byte_mask64, find_any, find_b, find_byte, is_token, token_end};
+    use super::{
+        LineFeeds, byte_mask64, find_any, find_b, find_byte, find_quote_or_backslash, is_token,
+        token_end,
+    };
 
     /// Bytes drawn mostly from the ones the searches look for.
     fn bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -411,6 +443,8 @@ mod tests {
                 Just(b'{'),
                 Just(b'/'),
                 Just(b'0'),
+                Just(b'"'),
+                Just(b'\\'),
                 any::<u8>(),
             ],
             0..90,
@@ -449,6 +483,8 @@ mod tests {
             prop_assert_eq!(find_any(&b, from, set), naive_any);
             let naive = (from..b.len()).find(|&i| b[i] == needle);
             prop_assert_eq!(find_byte(&b, from, needle), naive);
+            let naive = (from..b.len()).find(|&i| b[i] == b'"' || b[i] == b'\\');
+            prop_assert_eq!(find_quote_or_backslash(&b, from), naive);
             if let Ok(s) = std::str::from_utf8(&b) {
                 prop_assert_eq!(find_b(s, needle), s.bytes().position(|c| c == needle));
                 let mut naive = from;
