@@ -236,27 +236,48 @@ fn block_mask16<const N: usize>(block: &[u8; 16], needles: [u8; N]) -> u32 {
 }
 
 /// Index of the first byte of `b` at or after `from` that is one of
-/// `needles`: 16 bytes per step ([`mask16`]) for the first 64 bytes, which
-/// is where a SIP value usually has what is looked for, then `memchr`-style
-/// longer runs go on 16 bytes at a time; a byte loop when `b` is shorter
-/// than 16 bytes.
+/// `needles`, 16 bytes per step ([`mask16`]); a byte loop when `b` is
+/// shorter than 16 bytes.
 #[inline(always)]
 fn find_first_of<const N: usize>(b: &[u8], from: usize, needles: [u8; N]) -> Option<usize> {
+    find_first_of_before(b, from, b.len(), needles)
+}
+
+/// [`find_first_of`] limited to `b[from..to]`, reading whole 16-byte
+/// blocks of `b` (which may reach past `to`), so a short range inside a
+/// longer slice costs one compare rather than a byte loop.
+#[inline(always)]
+fn find_first_of_before<const N: usize>(
+    b: &[u8],
+    from: usize,
+    to: usize,
+    needles: [u8; N],
+) -> Option<usize> {
+    let to = to.min(b.len());
     let mut i = from;
-    while i < b.len() {
+    while i < to {
         let Some((m, n)) = mask16(b, i, needles) else {
             return b
-                .get(i..)?
+                .get(i..to)?
                 .iter()
                 .position(|c| needles.contains(c))
                 .map(|p| i + p);
         };
+        let valid = n.min(to - i);
+        let m = m & ((1u32 << valid) - 1);
         if m != 0 {
             return Some(i + m.trailing_zeros() as usize);
         }
         i += n;
     }
     None
+}
+
+/// Index of the first `needle` in `b[from..to]`, reading `b` past `to`
+/// where that saves a byte loop (see [`find_first_of_before`]).
+#[inline]
+pub(crate) fn find_byte_before(b: &[u8], from: usize, to: usize, needle: u8) -> Option<usize> {
+    find_first_of_before(b, from, to, [needle])
 }
 
 /// Index of the first `needle` in `b` at or after `from`.
@@ -417,8 +438,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{
-        LineFeeds, byte_mask64, find_any, find_b, find_byte, find_quote_or_backslash, is_token,
-        token_end,
+        LineFeeds, byte_mask64, find_any, find_b, find_byte, find_byte_before,
+        find_quote_or_backslash, is_token, token_end,
     };
 
     /// Bytes drawn mostly from the ones the searches look for.
@@ -483,6 +504,9 @@ mod tests {
             prop_assert_eq!(find_any(&b, from, set), naive_any);
             let naive = (from..b.len()).find(|&i| b[i] == needle);
             prop_assert_eq!(find_byte(&b, from, needle), naive);
+            let to = from.wrapping_mul(7) % 100;
+            let naive_before = (from..b.len().min(to)).find(|&i| b[i] == needle);
+            prop_assert_eq!(find_byte_before(&b, from, to, needle), naive_before);
             let naive = (from..b.len()).find(|&i| b[i] == b'"' || b[i] == b'\\');
             prop_assert_eq!(find_quote_or_backslash(&b, from), naive);
             if let Ok(s) = std::str::from_utf8(&b) {

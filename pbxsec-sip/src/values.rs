@@ -235,11 +235,15 @@ impl<'a> Uri<'a> {
         };
         let opaque = from(s, colon + 1);
         let ob = opaque.as_bytes();
-        let Some(at_sign) = text::find_byte(ob, 0, b'@') else {
-            return Ok(None);
+        // The user ends at the first `:` before the first `@`, else at the
+        // `@`; no `@` at all means no user. One search finds whichever of
+        // the two comes first.
+        let first = text::find_any(ob, 0, [b'@', b':']);
+        let end = match ob.get(first) {
+            Some(b'@') => first,
+            Some(_) if text::find_byte(ob, first + 1, b'@').is_some() => first,
+            _ => return Ok(None),
         };
-        let end =
-            text::find_byte(ob.get(..at_sign).unwrap_or_default(), 0, b':').unwrap_or(at_sign);
         Ok(Some(sub(opaque, 0, end)))
     }
 
@@ -723,6 +727,7 @@ impl<'a> Via<'a> {
             transport,
             host,
             port,
+            hostport: (hs, he),
             params_at: pe,
         })
     }
@@ -759,6 +764,7 @@ impl<'a> Via<'a> {
             host,
             port,
             params_at: pe,
+            ..
         } = head;
         let params = Params::new(from(s, pe), at + pe, H);
         let (mut branch, mut received, mut rport) = (None, None, None);
@@ -802,6 +808,8 @@ struct ViaHead<'a> {
     transport: &'a str,
     host: &'a str,
     port: Option<u16>,
+    /// Where `host[:port]` or `[v6]` (without the port) starts and ends.
+    hostport: (usize, usize),
     params_at: usize,
 }
 
@@ -870,9 +878,15 @@ impl<'a> Message<'a> {
         // looks past `params_at` except for a `:` before a port, which would
         // have put `params_at` after it). Otherwise (or on an error, to
         // report it as `via()` does) split first as `via()` does.
+        //
+        // Before `params_at` a comma can only be inside the host: the
+        // protocol and transport are tokens with LWS and `/` between them,
+        // then LWS, then the host (up to LWS, `;` or `:`, or a bracketed
+        // IPv6 reference whose inside is `host`), then LWS, `:`, LWS and
+        // digits. So looking in `hostport` is looking in all of it.
         if let Ok(h) = Via::head(value, at) {
-            let before = value.as_bytes().get(..h.params_at).unwrap_or_default();
-            if text::find_byte(before, 0, b',').is_none() {
+            let (hs, he) = h.hostport;
+            if text::find_byte_before(value.as_bytes(), hs, he, b',').is_none() {
                 return Ok((h.host, h.port));
             }
         }
