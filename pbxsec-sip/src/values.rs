@@ -688,16 +688,21 @@ impl<'a> Via<'a> {
         }
         he = text::find_any(b, he, [b' ', b'\t', b'\r', b'\n', b';', b':']);
         let mut pe = he;
-        // The port's value, read while its digits are found (saturating:
-        // anything above 65,535 is a bad port either way).
+        // The port's value, read while its digits are found. Plain
+        // `v * 10 + d` keeps the chain from digit to digit short (no
+        // saturating multiply); `big` notes, off that chain, a value that
+        // reached 100,000, after which it may wrap: such a port is bad
+        // whatever follows, since appending digits never lowers a value.
         let mut port_value = 0u32;
+        let mut big = false;
         let pj = skip_lws(s, he);
         if b.get(pj) == Some(&b':') {
             pe = skip_lws(s, pj + 1);
             while let Some(&c) = b.get(pe).filter(|c| c.is_ascii_digit()) {
                 port_value = port_value
-                    .saturating_mul(10)
-                    .saturating_add(u32::from(c - b'0'));
+                    .wrapping_mul(10)
+                    .wrapping_add(u32::from(c - b'0'));
+                big |= port_value >= 100_000;
                 pe += 1;
             }
         }
@@ -718,7 +723,12 @@ impl<'a> Via<'a> {
             if digits == 0 || digits > 20 {
                 return Err(bad(H, at + pj, ValueProblem::BadPort));
             }
-            Some(u16::try_from(port_value).map_err(|_| bad(H, at + pj, ValueProblem::BadPort))?)
+            let value = if big {
+                None
+            } else {
+                u16::try_from(port_value).ok()
+            };
+            Some(value.ok_or(bad(H, at + pj, ValueProblem::BadPort))?)
         } else {
             None
         };
