@@ -654,7 +654,7 @@ impl<'a> Via<'a> {
     }
 
     /// Protocol, transport and sent-by; where the parameters start.
-    #[inline]
+    #[inline(always)]
     fn head(s: &'a str, at: usize) -> Result<ViaHead<'a>> {
         const H: HeaderName = HeaderName::Via;
         let b = s.as_bytes();
