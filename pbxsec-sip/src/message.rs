@@ -383,6 +383,14 @@ pub(crate) fn has_scheme(uri: &str) -> bool {
 #[inline]
 pub(crate) fn scheme_len(uri: &str) -> Option<usize> {
     let b = uri.as_bytes();
+    // `sip:` in any case, in one compare: bit 5 folds only `S`, `I`, `P`
+    // onto `s`, `i`, `p`; the colon is compared exactly.
+    if b.get(..4)
+        .and_then(|p| <[u8; 4]>::try_from(p).ok())
+        .is_some_and(|p| u32::from_le_bytes(p) | 0x0020_2020 == u32::from_le_bytes(*b"sip:"))
+    {
+        return Some(3);
+    }
     if !b.first().is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }
@@ -1001,10 +1009,35 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::upper_word_end;
+    use super::{scheme_len, upper_word_end};
+
+    /// [`scheme_len`] without its `sip:` fast path.
+    fn scheme_len_model(uri: &str) -> Option<usize> {
+        let b = uri.as_bytes();
+        if !b.first().is_some_and(u8::is_ascii_alphabetic) {
+            return None;
+        }
+        let mut i = 1;
+        while b
+            .get(i)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        {
+            i += 1;
+        }
+        (b.get(i) == Some(&b':')).then_some(i)
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// The scheme length with its `sip:` fast path agrees with the
+        /// byte loop.
+        #[test]
+        fn scheme_len_agrees_with_the_byte_loop(
+            uri in "(?i:sip|sips|tel|s1p|si|sipx)[:;.+\x13\x1a\x00]?(?i:[a-z0-9@:]{0,6})",
+        ) {
+            prop_assert_eq!(scheme_len(&uri), scheme_len_model(&uri), "{:?}", uri);
+        }
 
         /// The two-word method read against its definition: the index of
         /// the first space when it comes within 16 bytes, after at least
