@@ -308,7 +308,7 @@ pub(crate) fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     find_first_of(b, from, [b'"', b'\\'])
 }
 
-/// Index of the first byte `c` in `s`, a word at a time ([`find_byte`]):
+/// Index of the first byte `c` in `s`, 16 bytes at a time ([`find_byte`]):
 /// the strings here are a few dozen bytes, where `str::find`'s searcher and
 /// `memchr`'s setup cost more than the search, and a byte loop pays a
 /// branch per byte.
@@ -496,7 +496,7 @@ mod tests {
             prop_assert_eq!(got, want);
         }
 
-        /// The word-at-a-time searches agree with a byte loop.
+        /// The block searches agree with a byte loop.
         #[test]
         fn searches_agree_with_a_byte_loop(b in bytes(), from in 0usize..100, needle in any::<u8>()) {
             let set = [b' ', b'\t', b'\r', b'\n', b';', b':'];
