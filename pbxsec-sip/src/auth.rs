@@ -2,7 +2,7 @@
 //! WWW-Authenticate / Proxy-Authenticate challenges (RFC 3261 section 25,
 //! RFC 2617, RFC 8760).
 
-use crate::text::{is_lws, quote_end, skip_lws, sub, token_end, trim};
+use crate::text::{is_lws, is_token, quote_end, skip_lws, sub, token_end, trim};
 use crate::values::bad;
 use crate::{HeaderName, Message, Result, ValueProblem};
 
@@ -55,7 +55,14 @@ impl<'a> AuthParams<'a> {
         }
         let want = Needle::new(name);
         loop {
-            match step(self.s, pos) {
+            let i = skip_separators(self.s.as_bytes(), pos);
+            // The name this parameter should have, read as one word: when it
+            // is there and no token character follows, that is the token.
+            let ne = match want.at(self.s.as_bytes(), i) {
+                Some(ne) => ne,
+                None => token_end(self.s, i),
+            };
+            match step_at(self.s, i, ne) {
                 Ok(Some((param, next))) => {
                     if want.matches(param.name, name) {
                         return Ok(Some(param));
@@ -104,6 +111,8 @@ struct Needle {
     /// The name folded as [`crate::name::folded_word`] folds it, `None` when
     /// it does not fit the fast path.
     word: Option<u64>,
+    /// The name is one or more ASCII letters (see [`Needle::at`]).
+    letters: bool,
 }
 
 impl Needle {
@@ -114,7 +123,23 @@ impl Needle {
         Self {
             len: b.len(),
             word: plain.then(|| crate::name::folded_word(b, 0, b.len())),
+            letters: !b.is_empty() && b.iter().all(u8::is_ascii_alphabetic),
         }
+    }
+
+    /// When the token starting at `i` in `b` is this needle's name (ASCII
+    /// case-insensitive), the index just past it; `None` when it is not or
+    /// when this cannot tell without the token scan. Only for a name of
+    /// letters: folding (setting bit 5) maps a byte onto a letter only from
+    /// that letter in either case, so equal folded words mean the bytes are
+    /// those letters, and a non-token byte after them ends the token there.
+    #[inline(always)]
+    fn at(self, b: &[u8], i: usize) -> Option<usize> {
+        let w = self.word.filter(|_| self.letters)?;
+        let end = i + self.len;
+        let next_is_token = b.get(end).is_some_and(|&c| is_token(c));
+        (i < b.len() && crate::name::folded_word(b, i, self.len) == w && !next_is_token)
+            .then_some(end)
     }
 
     /// ASCII case-insensitive equality of the token `candidate` with `name`
@@ -142,16 +167,32 @@ fn step(
     s: &str,
     pos: usize,
 ) -> std::result::Result<Option<(AuthParam<'_>, usize)>, (usize, ValueProblem)> {
-    let b = s.as_bytes();
-    // Skip whitespace and empty list elements.
-    let mut i = pos;
+    let i = skip_separators(s.as_bytes(), pos);
+    step_at(s, i, token_end(s, i))
+}
+
+/// Index of the first byte at or after `pos` that is neither whitespace
+/// nor a comma (empty list elements are skipped).
+#[inline(always)]
+fn skip_separators(b: &[u8], mut i: usize) -> usize {
     while b.get(i).is_some_and(|&c| c == b',' || is_lws(c)) {
         i += 1;
     }
+    i
+}
+
+/// [`step`] from the parameter's first byte `i` (separators skipped), with
+/// `ne` the end of the token run there.
+#[inline(always)]
+fn step_at(
+    s: &str,
+    i: usize,
+    ne: usize,
+) -> std::result::Result<Option<(AuthParam<'_>, usize)>, (usize, ValueProblem)> {
+    let b = s.as_bytes();
     if i >= b.len() {
         return Ok(None);
     }
-    let ne = token_end(s, i);
     if ne == i {
         return Err((i, ValueProblem::EmptyParameter));
     }
@@ -553,6 +594,27 @@ mod tests {
         ) {
             let got = split_scheme(&s, 0, HeaderName::Authorization).ok();
             prop_assert_eq!(got, split_scheme_model(&s), "{:?}", s);
+        }
+
+        /// The one-word name read agrees with the token scan and the name
+        /// compare: it answers only when the token at `i` is the name.
+        #[test]
+        fn needle_at_agrees_with_the_token_scan(
+            s in "[-a-zA-Z0-9=,\" \t\r\n\x0d\x10-\x19]{0,14}",
+            name in prop_oneof!["(?i:username|realm|nonce|uri|qop|nc|cnonce)", "[-a-zA-Z0-9]{1,9}"],
+            i in 0usize..16,
+        ) {
+            let needle = Needle::new(&name);
+            let ne = token_end(&s, i);
+            let cand = sub(&s, i, ne);
+            let want = (i < s.len() && ne > i && needle.matches(cand, &name)).then_some(ne);
+            match needle.at(s.as_bytes(), i) {
+                Some(end) => prop_assert_eq!(Some(end), want, "{:?} {:?} {}", s, name, i),
+                None => prop_assert!(
+                    want.is_none() || name.len() > 8 || !name.bytes().all(|c| c.is_ascii_alphabetic()),
+                    "{:?} {:?} {}", s, name, i
+                ),
+            }
         }
 
         /// The folded-word name compare is ASCII case-insensitive equality

@@ -235,11 +235,15 @@ impl<'a> Uri<'a> {
         };
         let opaque = from(s, colon + 1);
         let ob = opaque.as_bytes();
-        let Some(at_sign) = text::find_byte(ob, 0, b'@') else {
-            return Ok(None);
+        // The user ends at the first `:` before the first `@`, else at the
+        // `@`; no `@` at all means no user. One search finds whichever of
+        // the two comes first.
+        let first = text::find_any(ob, 0, [b'@', b':']);
+        let end = match ob.get(first) {
+            Some(b'@') => first,
+            Some(_) if text::find_byte(ob, first + 1, b'@').is_some() => first,
+            _ => return Ok(None),
         };
-        let end =
-            text::find_byte(ob.get(..at_sign).unwrap_or_default(), 0, b':').unwrap_or(at_sign);
         Ok(Some(sub(opaque, 0, end)))
     }
 
@@ -650,7 +654,7 @@ impl<'a> Via<'a> {
     }
 
     /// Protocol, transport and sent-by; where the parameters start.
-    #[inline]
+    #[inline(always)]
     fn head(s: &'a str, at: usize) -> Result<ViaHead<'a>> {
         const H: HeaderName = HeaderName::Via;
         let b = s.as_bytes();
@@ -684,16 +688,21 @@ impl<'a> Via<'a> {
         }
         he = text::find_any(b, he, [b' ', b'\t', b'\r', b'\n', b';', b':']);
         let mut pe = he;
-        // The port's value, read while its digits are found (saturating:
-        // anything above 65,535 is a bad port either way).
+        // The port's value, read while its digits are found. Plain
+        // `v * 10 + d` keeps the chain from digit to digit short (no
+        // saturating multiply); `big` notes, off that chain, a value that
+        // reached 100,000, after which it may wrap: such a port is bad
+        // whatever follows, since appending digits never lowers a value.
         let mut port_value = 0u32;
+        let mut big = false;
         let pj = skip_lws(s, he);
         if b.get(pj) == Some(&b':') {
             pe = skip_lws(s, pj + 1);
             while let Some(&c) = b.get(pe).filter(|c| c.is_ascii_digit()) {
                 port_value = port_value
-                    .saturating_mul(10)
-                    .saturating_add(u32::from(c - b'0'));
+                    .wrapping_mul(10)
+                    .wrapping_add(u32::from(c - b'0'));
+                big |= port_value >= 100_000;
                 pe += 1;
             }
         }
@@ -714,7 +723,12 @@ impl<'a> Via<'a> {
             if digits == 0 || digits > 20 {
                 return Err(bad(H, at + pj, ValueProblem::BadPort));
             }
-            Some(u16::try_from(port_value).map_err(|_| bad(H, at + pj, ValueProblem::BadPort))?)
+            let value = if big {
+                None
+            } else {
+                u16::try_from(port_value).ok()
+            };
+            Some(value.ok_or(bad(H, at + pj, ValueProblem::BadPort))?)
         } else {
             None
         };
@@ -723,6 +737,7 @@ impl<'a> Via<'a> {
             transport,
             host,
             port,
+            hostport: (hs, he),
             params_at: pe,
         })
     }
@@ -759,6 +774,7 @@ impl<'a> Via<'a> {
             host,
             port,
             params_at: pe,
+            ..
         } = head;
         let params = Params::new(from(s, pe), at + pe, H);
         let (mut branch, mut received, mut rport) = (None, None, None);
@@ -802,6 +818,8 @@ struct ViaHead<'a> {
     transport: &'a str,
     host: &'a str,
     port: Option<u16>,
+    /// Where `host[:port]` or `[v6]` (without the port) starts and ends.
+    hostport: (usize, usize),
     params_at: usize,
 }
 
@@ -870,9 +888,15 @@ impl<'a> Message<'a> {
         // looks past `params_at` except for a `:` before a port, which would
         // have put `params_at` after it). Otherwise (or on an error, to
         // report it as `via()` does) split first as `via()` does.
+        //
+        // Before `params_at` a comma can only be inside the host: the
+        // protocol and transport are tokens with LWS and `/` between them,
+        // then LWS, then the host (up to LWS, `;` or `:`, or a bracketed
+        // IPv6 reference whose inside is `host`), then LWS, `:`, LWS and
+        // digits. So looking in `hostport` is looking in all of it.
         if let Ok(h) = Via::head(value, at) {
-            let before = value.as_bytes().get(..h.params_at).unwrap_or_default();
-            if text::find_byte(before, 0, b',').is_none() {
+            let (hs, he) = h.hostport;
+            if text::find_byte_before(value.as_bytes(), hs, he, b',').is_none() {
                 return Ok((h.host, h.port));
             }
         }
