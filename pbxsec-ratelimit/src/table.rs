@@ -979,20 +979,10 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
 
 #[cfg(test)]
 mod tests {
+    use super::started_tests::Count;
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
-
-    #[derive(Default)]
-    struct Count(u64);
-    impl SlotValue for Count {
-        fn is_idle(&self, _now: Instant) -> bool {
-            false
-        }
-        fn keep_score(&self, _now: Instant) -> u64 {
-            self.0
-        }
-    }
 
     #[derive(Clone, Debug)]
     enum Op {
@@ -1097,8 +1087,9 @@ mod started_tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A count, idle at zero (every key present counts at least 1).
     #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
-    struct Count(u64);
+    pub(super) struct Count(pub(super) u64);
 
     impl SlotValue for Count {
         fn is_idle(&self, _now: Instant) -> bool {

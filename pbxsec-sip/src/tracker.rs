@@ -1126,15 +1126,23 @@ fn record_entry<R>(
     f: impl FnOnce(&mut SourceRecord, Found) -> R,
 ) -> R {
     // One call of `f` (it is then inlined).
-    let fresh;
-    let s = match started {
-        Some(s) => s,
-        None => {
-            fresh = records.start_mut(src);
-            &fresh
-        }
-    };
+    let mut fresh = None;
+    let s = started_or_start(records, started, src, &mut fresh);
     records.entry_started_mut(s, now, f)
+}
+
+/// `started`, or the loads of `src`'s record begun now (kept in `fresh`).
+#[inline(always)]
+fn started_or_start<'a>(
+    records: &mut BoundedMap<IpAddr, SourceRecord>,
+    started: Option<&'a Started<IpAddr>>,
+    src: &IpAddr,
+    fresh: &'a mut Option<Started<IpAddr>>,
+) -> &'a Started<IpAddr> {
+    match started {
+        Some(s) => s,
+        None => fresh.insert(records.start_mut(src)),
+    }
 }
 
 /// `records.get_mut(src, ..)`, through the loads `started` began.
@@ -1145,14 +1153,8 @@ fn record_get<R>(
     src: &IpAddr,
     f: impl FnOnce(&mut SourceRecord) -> R,
 ) -> Option<R> {
-    let fresh;
-    let s = match started {
-        Some(s) => s,
-        None => {
-            fresh = records.start_mut(src);
-            &fresh
-        }
-    };
+    let mut fresh = None;
+    let s = started_or_start(records, started, src, &mut fresh);
     records.get_started_mut(s, f)
 }
 
@@ -1804,13 +1806,7 @@ impl Tracker {
                     _ => None,
                 };
                 let out = record_entry(&mut self.records, started, &src, now, |r, found| {
-                    r.created(found, now);
-                    if r.answered < r.open {
-                        r.answered += 1;
-                    }
-                    let mut out = Outcome::default();
-                    rules.failed(r, ext, now, &mut out);
-                    out
+                    rules.failure(r, found, ext, now)
                 });
                 self.apply(src, extension, out, p, report);
             }
