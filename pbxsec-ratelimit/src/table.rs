@@ -40,7 +40,12 @@
 //!   `std::sync::Mutex` (`parking_lot`: 26 ns). A lock is held for one
 //!   lookup (a batch: sixteen), about one memory access, so a waiter
 //!   rarely waits longer than that; if the holder is descheduled, the
-//!   waiter yields its core instead of burning it. There is no poisoning:
+//!   waiter yields its core instead of burning it. [`BoundedMap::entry`]
+//!   reads the key's two fingerprint words (atomics, written only under
+//!   the lock) *before* taking the lock, so their load overlaps the
+//!   lock's instead of following it; what they point to is checked under
+//!   the lock (a key lives in one slot only), and anything else takes the
+//!   locked path, which reads them again. There is no poisoning:
 //!   a panic in a closure passed to [`BoundedMap::entry`] releases the
 //!   lock, and the value keeps whatever the closure wrote before it
 //!   panicked. An owner holding
@@ -57,6 +62,8 @@ use std::any::Any;
 use std::borrow::Borrow;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pbxsec_core::Instant;
 
@@ -124,12 +131,29 @@ impl<K, V: Default> Ways<K, V> {
     }
 }
 
-/// A bucket's fingerprints; 0 marks an empty slot.
-type Fps = [u16; WAYS];
+/// A bucket's four fingerprints, the 16-bit lanes of one word; 0 marks an
+/// empty slot. Atomic so that a lookup can read them before it takes the
+/// shard's lock (only a hint then: what it finds is checked under the
+/// lock); written only under the lock.
+type Fps = AtomicU64;
+
+/// Lane `i` of a fingerprint word.
+#[inline(always)]
+fn lane(w: u64, i: usize) -> u16 {
+    (w >> (16 * (i % WAYS))) as u16
+}
+
+/// The word with lane `i` set to `fp`.
+#[inline(always)]
+fn with_lane(w: u64, i: usize, fp: u16) -> u64 {
+    let shift = 16 * (i % WAYS);
+    (w & !(0xffff << shift)) | (u64::from(fp) << shift)
+}
 
 struct Shard<K, V> {
-    /// Dense, apart from the slots, so they stay in cache.
-    fps: Box<[Fps]>,
+    /// Dense, apart from the slots, so they stay in cache; shared with the
+    /// shard's [`Cell`] for reads before the lock.
+    fps: Arc<[Fps]>,
     buckets: Box<[Ways<K, V>]>,
     evicted_live: u64,
 }
@@ -141,7 +165,12 @@ struct Padded<T>(T);
 /// waits (see the module docs for why not `std::sync::Mutex`).
 type ShardMutex<K, V> = spin::mutex::SpinMutex<Shard<K, V>, spin::relax::Yield>;
 type ShardGuard<'a, K, V> = spin::mutex::SpinMutexGuard<'a, Shard<K, V>>;
-type ShardLock<K, V> = Padded<ShardMutex<K, V>>;
+/// A shard: its lock, and its fingerprints readable without the lock.
+struct Cell<K, V> {
+    lock: ShardMutex<K, V>,
+    fps: Arc<[Fps]>,
+}
+type ShardLock<K, V> = Padded<Cell<K, V>>;
 
 /// What [`BoundedMap::entry`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -320,11 +349,15 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let shards_vec: Vec<_> = (0..shards)
             .map(|_| {
                 let b: Vec<Ways<K, V>> = (0..per_shard).map(|_| Ways::new()).collect();
-                Padded(ShardMutex::new(Shard {
-                    fps: vec![[0; WAYS]; per_shard].into_boxed_slice(),
-                    buckets: b.into_boxed_slice(),
-                    evicted_live: 0,
-                }))
+                let fps: Arc<[Fps]> = (0..per_shard).map(|_| AtomicU64::new(0)).collect();
+                Padded(Cell {
+                    fps: Arc::clone(&fps),
+                    lock: ShardMutex::new(Shard {
+                        fps,
+                        buckets: b.into_boxed_slice(),
+                        evicted_live: 0,
+                    }),
+                })
             })
             .collect();
         let bytes = (shards * per_shard).saturating_mul(size_of::<Ways<K, V>>());
@@ -374,18 +407,22 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 
     #[inline(always)]
     fn lock(&self, shard: usize) -> ShardGuard<'_, K, V> {
-        let shard = match self.shards.get(shard) {
+        self.cell(shard).lock.lock()
+    }
+
+    #[inline(always)]
+    fn cell(&self, shard: usize) -> &Cell<K, V> {
+        match self.shards.get(shard) {
             Some(s) => &s.0,
             None => &self.shards[0].0,
-        };
-        shard.lock()
+        }
     }
 
     #[inline(always)]
     fn shard_mut(&mut self, shard: usize) -> &mut Shard<K, V> {
         let len = self.shards.len();
         let s = if shard < len { shard } else { 0 };
-        self.shards[s].0.get_mut()
+        self.shards[s].0.lock.get_mut()
     }
 
     /// Runs `f` on the key's value, inserting `V::default()` first if the
@@ -394,8 +431,24 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     #[inline(always)]
     pub fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
         let place = self.place(key);
-        let mut guard = self.lock(place.shard);
-        entry_in(&mut guard, place, key, now, f)
+        let cell = self.cell(place.shard);
+        // The fingerprints are read before the lock is taken, so their
+        // load does not wait for it: only a hint, checked under the lock.
+        let hint = fp_words_of(&cell.fps, place);
+        let mut guard = cell.lock.lock();
+        let shard = &mut *guard;
+        let masks = matches(place, hint);
+        if masks != [0; 2] {
+            let (b, i) = first_match(place, masks);
+            if let Some(slot) = shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)) {
+                if slot.key.as_ref() == Some(key) {
+                    // A key lives in one slot only: this is its entry,
+                    // whatever the fingerprints said or say now.
+                    return f(&mut slot.val, Found::Present);
+                }
+            }
+        }
+        entry_in(shard, place, key, now, f)
     }
 
     /// Whether [`entry_batch`](Self::entry_batch) batches (the slots take
@@ -539,10 +592,10 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let Some((b, i)) = find(shard, place, key) else {
             return false;
         };
-        let (Some(fps), Some(bucket)) = (shard.fps.get_mut(b), shard.buckets.get_mut(b)) else {
+        let (Some(fps), Some(bucket)) = (shard.fps.get(b), shard.buckets.get_mut(b)) else {
             return false;
         };
-        fps[i] = 0;
+        fps.store(with_lane(fps.load(Relaxed), i, 0), Relaxed);
         bucket.0[i] = Slot {
             val: V::default(),
             key: None,
@@ -555,7 +608,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     pub fn live_len(&self, now: Instant) -> usize {
         let mut n = 0;
         for shard in &*self.shards {
-            let guard = shard.0.lock();
+            let guard = shard.0.lock.lock();
             for bucket in &*guard.buckets {
                 for slot in &bucket.0 {
                     if slot.key.is_some() && !slot.val.is_idle(now) {
@@ -569,15 +622,18 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 
     /// How many live (non-idle) entries were evicted to make room so far.
     pub fn evictions(&self) -> u64 {
-        self.shards.iter().map(|s| s.0.lock().evicted_live).sum()
+        self.shards
+            .iter()
+            .map(|s| s.0.lock.lock().evicted_live)
+            .sum()
     }
 
     /// Forgets every key (the memory stays allocated).
     pub fn clear(&self) {
         for shard in &*self.shards {
-            let mut guard = shard.0.lock();
-            for fps in &mut *guard.fps {
-                *fps = [0; WAYS];
+            let mut guard = shard.0.lock.lock();
+            for fps in &*guard.fps {
+                fps.store(0, Relaxed);
             }
             for bucket in &mut *guard.buckets {
                 *bucket = Ways::new();
@@ -763,7 +819,7 @@ fn guessed<K: Eq, V>(
     let [b0, b1] = place.buckets;
     let b = if g < WAYS { b0 } else { b1 };
     let i = g % WAYS;
-    let fp = *shard.fps.get(b)?.get(i)?;
+    let fp = lane(shard.fps.get(b)?.load(Relaxed), i);
     let slot = shard.buckets.get(b)?.0.get(i)?;
     (fp == place.fp && slot.key.as_ref() == Some(key)).then_some((b, i))
 }
@@ -812,8 +868,7 @@ const LANE_LOW: u64 = 0x7fff_7fff_7fff_7fff;
 /// A bucket's four fingerprints as the 16-bit lanes of one word (one load).
 #[inline(always)]
 fn lanes(f: &Fps) -> u64 {
-    let [a, b, c, d] = *f;
-    u64::from(a) | u64::from(b) << 16 | u64::from(c) << 32 | u64::from(d) << 48
+    f.load(Relaxed)
 }
 
 /// Bit `16 * i + 15` set exactly where lane `i` of `x` is zero: no carry
@@ -827,8 +882,14 @@ fn zero_lanes(x: u64) -> u64 {
 /// Both candidate buckets' fingerprints as two words (two loads).
 #[inline(always)]
 fn fp_words<K, V>(shard: &Shard<K, V>, place: Place) -> [u64; 2] {
+    fp_words_of(&shard.fps, place)
+}
+
+/// [`fp_words`] from a shard's fingerprint array.
+#[inline(always)]
+fn fp_words_of(fps: &[Fps], place: Place) -> [u64; 2] {
     let [b0, b1] = place.buckets;
-    let word = |b: usize| shard.fps.get(b).map_or(0, lanes);
+    let word = |b: usize| fps.get(b).map_or(0, lanes);
     [word(b0), word(b1)]
 }
 
@@ -919,9 +980,10 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
         let Some(fps) = shard.fps.get(b) else {
             continue;
         };
-        let empty = fps.iter().filter(|&&fp| fp == 0).count();
+        let w = fps.load(Relaxed);
+        let empty = (0..WAYS).filter(|&i| lane(w, i) == 0).count();
         if empty > most_empty {
-            if let Some(i) = fps.iter().position(|&fp| fp == 0) {
+            if let Some(i) = (0..WAYS).position(|i| lane(w, i) == 0) {
                 most_empty = empty;
                 victim = Some((b, i, Found::Inserted));
             }
@@ -964,12 +1026,12 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
         shard.evicted_live = shard.evicted_live.saturating_add(1);
     }
     let (Some(fps), Some(slot)) = (
-        shard.fps.get_mut(b),
+        shard.fps.get(b),
         shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)),
     ) else {
         return f(&mut V::default(), Found::Inserted);
     };
-    fps[i] = place.fp;
+    fps.store(with_lane(fps.load(Relaxed), i, place.fp), Relaxed);
     *slot = Slot {
         val: V::default(),
         key: Some(key.clone()),
@@ -1064,7 +1126,9 @@ mod tests {
                 f[dup] = fp;
             }
             let all = u64::from(fp).wrapping_mul(0x0001_0001_0001_0001);
-            let got = zero_lanes(lanes(&f) ^ all);
+            let word = f.iter().rev().fold(0u64, |w, &x| w << 16 | u64::from(x));
+            prop_assert_eq!((0..WAYS).map(|i| lane(word, i)).collect::<Vec<_>>(), f.to_vec());
+            let got = zero_lanes(word ^ all);
             let mut want = 0u64;
             for (i, &x) in f.iter().enumerate() {
                 if x == fp {
