@@ -434,7 +434,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let cell = self.cell(place.shard);
         // The fingerprints are read before the lock is taken, so their
         // load does not wait for it: only a hint, checked under the lock.
-        let hint = fp_words_of(&cell.fps, place);
+        let hint = fp_words(&cell.fps, place);
         let mut guard = cell.lock.lock();
         let shard = &mut *guard;
         let masks = matches(place, hint);
@@ -524,7 +524,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
             for (w, p) in words.iter_mut().zip(&places) {
                 if let Some(p) = p {
                     if let Some(shard) = guards.get(guard_of(p.shard)).and_then(Option::as_deref) {
-                        *w = fp_words(shard, *p);
+                        *w = fp_words(&shard.fps, *p);
                     }
                 }
             }
@@ -722,7 +722,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
                 }
             }
         }
-        let masks = fp_matches(shard, place).unwrap_or([0; 2]);
+        let masks = fp_matches(shard, place);
         let (b, i) = first_match(place, masks);
         // As a `Started::guess`: the way, plus `WAYS` in the second bucket;
         // `2 * WAYS` for no match.
@@ -830,7 +830,7 @@ fn guessed<K: Eq, V>(
 /// read and an absent one none.
 #[inline(always)]
 fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, usize)> {
-    let masks = fp_matches(shard, place)?;
+    let masks = fp_matches(shard, place);
     // The common case, a present key whose fingerprint matches only its
     // own slot: the first match, picked without a branch (which bucket
     // holds a key is a coin toss a branch predictor would lose), so the
@@ -879,15 +879,9 @@ fn zero_lanes(x: u64) -> u64 {
     !((x & LANE_LOW).wrapping_add(LANE_LOW) | x) & !LANE_LOW
 }
 
-/// Both candidate buckets' fingerprints as two words (two loads).
+/// Both candidate buckets' fingerprint words (two loads).
 #[inline(always)]
-fn fp_words<K, V>(shard: &Shard<K, V>, place: Place) -> [u64; 2] {
-    fp_words_of(&shard.fps, place)
-}
-
-/// [`fp_words`] from a shard's fingerprint array.
-#[inline(always)]
-fn fp_words_of(fps: &[Fps], place: Place) -> [u64; 2] {
+fn fp_words(fps: &[Fps], place: Place) -> [u64; 2] {
     let [b0, b1] = place.buckets;
     let word = |b: usize| fps.get(b).map_or(0, lanes);
     [word(b0), word(b1)]
@@ -903,12 +897,10 @@ fn matches(place: Place, [w0, w1]: [u64; 2]) -> [u64; 2] {
     [zero_lanes(w0 ^ all), zero_lanes(w1 ^ all)]
 }
 
-/// [`matches`] read from the shard.
+/// [`matches`] read from the shard (a bucket out of range has none).
 #[inline(always)]
-fn fp_matches<K, V>(shard: &Shard<K, V>, place: Place) -> Option<[u64; 2]> {
-    let [b0, b1] = place.buckets;
-    let (fa, fb) = (shard.fps.get(b0)?, shard.fps.get(b1)?);
-    Some(matches(place, [lanes(fa), lanes(fb)]))
+fn fp_matches<K, V>(shard: &Shard<K, V>, place: Place) -> [u64; 2] {
+    matches(place, fp_words(&shard.fps, place))
 }
 
 /// The first slot whose fingerprint matches, as (bucket, way); with none,
