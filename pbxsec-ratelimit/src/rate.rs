@@ -7,7 +7,7 @@ use std::time::Duration;
 use pbxsec_core::Instant;
 use serde::{Deserialize, Serialize};
 
-use crate::key::{IpFold, fold_key, folded_chunks};
+use crate::key::{IpFold, fold_is_identity, fold_key, folded_chunks};
 use crate::table::{BoundedMap, Found, SlotValue};
 use crate::whitelist::Whitelist;
 use crate::{Error, Result};
@@ -329,12 +329,29 @@ impl<K: Hash + Eq + Clone + 'static> RateLimiter<K> {
                 return RateDecision::Whitelisted;
             }
         }
-        let key = fold_key(self.fold, key);
+        if fold_is_identity(self.fold, key) {
+            self.check_folded_key(key, n, now)
+        } else {
+            self.check_unfolded_key(key, n, now)
+        }
+    }
+
+    /// [`check_n`](Self::check_n) for a key that folding may change (an
+    /// IPv6 address, an IPv4 prefix shorter than /32): out of line, so the
+    /// common case carries no folded copy.
+    #[inline(never)]
+    fn check_unfolded_key(&self, key: &K, n: u32, now: Instant) -> RateDecision {
+        self.check_folded_key(&fold_key(self.fold, key), n, now)
+    }
+
+    /// [`check_n`](Self::check_n) for a key already folded.
+    #[inline(always)]
+    fn check_folded_key(&self, key: &K, n: u32, now: Instant) -> RateDecision {
         let now = now.as_nanos();
         let cost = self.interval.saturating_mul(u64::from(n));
         let tolerance = self.tolerance;
         self.table
-            .entry(&key, Instant::from_nanos(now), |tat, _found: Found| {
+            .entry(key, Instant::from_nanos(now), move |tat, _found: Found| {
                 gcra(tat, now, cost, tolerance)
             })
     }

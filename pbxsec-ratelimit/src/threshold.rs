@@ -8,7 +8,7 @@ use std::time::Duration;
 use pbxsec_core::Instant;
 use serde::{Deserialize, Serialize};
 
-use crate::key::{IpFold, fold_key, folded_chunks};
+use crate::key::{IpFold, fold_is_identity, fold_key, folded_chunks};
 use crate::rate::{
     DEFAULT_CAPACITY, check_capacity, check_prefixes, default_capacity, default_v4, default_v6,
     opt_duration,
@@ -551,9 +551,26 @@ impl<K: Hash + Eq + Clone + 'static> ThresholdCounter<K> {
                 return ThresholdDecision::Whitelisted;
             }
         }
-        let key = fold_key(self.fold, key);
+        if fold_is_identity(self.fold, key) {
+            self.record_folded_key(key, weight, now)
+        } else {
+            self.record_unfolded_key(key, weight, now)
+        }
+    }
+
+    /// [`record`](Self::record) for a key that folding may change (an IPv6
+    /// address, an IPv4 prefix shorter than /32): out of line, so the
+    /// common case carries no folded copy.
+    #[inline(never)]
+    fn record_unfolded_key(&self, key: &K, weight: u32, now: Instant) -> ThresholdDecision {
+        self.record_folded_key(&fold_key(self.fold, key), weight, now)
+    }
+
+    /// [`record`](Self::record) for a key already folded.
+    #[inline(always)]
+    fn record_folded_key(&self, key: &K, weight: u32, now: Instant) -> ThresholdDecision {
         let rule = self.rule;
-        self.table.entry(&key, now, |slot, _| {
+        self.table.entry(key, now, move |slot, _| {
             slot.window = rule.window;
             slot.ev.record(weight, now, rule)
         })
