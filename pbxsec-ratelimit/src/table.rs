@@ -734,16 +734,14 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
                 }
             }
         }
-        let masks = fp_matches(shard, place);
-        let (b, i) = first_match(place, masks);
+        let hit = first_hit(place, fp_words(&shard.fps, place));
+        let (b, i) = hit.unwrap_or((b1, 0));
         // As a `Started::guess`: the way, plus `WAYS` in the second bucket;
         // `2 * WAYS` for no match.
-        let first = if masks == [0; 2] {
-            2 * WAYS
-        } else if masks[0] != 0 {
-            i
-        } else {
-            WAYS + i
+        let first = match hit {
+            None => 2 * WAYS,
+            Some(_) if b == b0 => i,
+            Some(_) => WAYS + i,
         };
         if large {
             if let Some(slot) = shard.buckets.get(b).and_then(|w| w.0.get(i)) {
@@ -971,7 +969,8 @@ use first_hit_swar as first_hit;
 /// insertion will read anyway.
 #[inline(always)]
 fn likely_slot(place: Place, words: [u64; 2]) -> (usize, usize) {
-    first_match(place, matches(place, words))
+    let [_, b1] = place.buckets;
+    first_hit(place, words).unwrap_or((b1, 0))
 }
 
 #[inline(always)]
