@@ -4,7 +4,8 @@
 //! ahash, on the same keys in the same run, with one dependent random load
 //! over 64 MiB as the memory-latency floor; our batch methods
 //! (`check_batch`, `record_batch`, 16 keys a call) per key beside them; then
-//! one thread against two on distinct keys. Times are thread CPU time (see
+//! one thread against two on distinct keys (ours, and governor for
+//! comparison). Times are thread CPU time (see
 //! `ThreadCpu`).
 //!
 //! `cargo bench -p pbxsec-ratelimit --bench ratelimit`
@@ -355,6 +356,39 @@ fn bench_threads(c: &mut Criterion<ThreadCpu>) {
                 });
                 a.join().unwrap().max(b.join().unwrap())
             })
+        })
+    });
+    // Governor (DashMap: a lock per shard, like ours) on the same keys, for
+    // what the machine allows a sharded-lock map: wall clock.
+    let gov_clock = FakeRelativeClock::default();
+    let gov = Governor::dashmap_with_clock(
+        Quota::per_second(NonZeroU32::new(RATE).unwrap()),
+        gov_clock.clone(),
+    );
+    let run_gov = |t: usize, iters: u64| {
+        let mut j = t * (SEQ / 2);
+        for _ in 0..iters {
+            j = (j + 1) & (SEQ - 1);
+            gov_clock.advance(Duration::from_nanos(100));
+            let idx = (seq[j] & !1) | t as u32;
+            black_box(gov.check_key(&key(idx)).is_ok());
+        }
+    };
+    g.bench_function("governor_wall_one_thread_x_iters", |b| {
+        b.iter_custom(|iters| {
+            let start = StdInstant::now();
+            run_gov(0, iters);
+            start.elapsed()
+        })
+    });
+    g.bench_function("governor_wall_two_threads_x_iters_each", |b| {
+        b.iter_custom(|iters| {
+            let start = StdInstant::now();
+            std::thread::scope(|s| {
+                s.spawn(|| run_gov(0, iters));
+                s.spawn(|| run_gov(1, iters));
+            });
+            start.elapsed()
         })
     });
     g.finish();
