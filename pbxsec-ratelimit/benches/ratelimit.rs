@@ -293,6 +293,23 @@ fn bench_checks(c: &mut Criterion<ThreadCpu>) {
 
 /// Distinct keys per thread: one thread doing `iters` checks, then two
 /// threads doing `iters` checks each. Throughput ratio = 2 * t1 / t2.
+/// Wall time of `run(0, iters)` on this thread.
+fn wall_one_thread(iters: u64, run: impl Fn(usize, u64)) -> Duration {
+    let start = StdInstant::now();
+    run(0, iters);
+    start.elapsed()
+}
+
+/// Wall time of `run(0, iters)` and `run(1, iters)` on two threads at once.
+fn wall_two_threads(iters: u64, run: impl Fn(usize, u64) + Sync) -> Duration {
+    let start = StdInstant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| run(0, iters));
+        s.spawn(|| run(1, iters));
+    });
+    start.elapsed()
+}
+
 fn bench_threads(c: &mut Criterion<ThreadCpu>) {
     let n = 1_000_000;
     let seq = workload(n, 99);
@@ -316,21 +333,10 @@ fn bench_threads(c: &mut Criterion<ThreadCpu>) {
     // Wall clock: what the scaling target is about, distorted when the
     // machine's cores are busy with other work.
     g.bench_function("wall_one_thread_x_iters", |b| {
-        b.iter_custom(|iters| {
-            let start = StdInstant::now();
-            run(0, iters);
-            start.elapsed()
-        })
+        b.iter_custom(|iters| wall_one_thread(iters, run))
     });
     g.bench_function("wall_two_threads_x_iters_each", |b| {
-        b.iter_custom(|iters| {
-            let start = StdInstant::now();
-            std::thread::scope(|s| {
-                s.spawn(|| run(0, iters));
-                s.spawn(|| run(1, iters));
-            });
-            start.elapsed()
-        })
+        b.iter_custom(|iters| wall_two_threads(iters, run))
     });
     // CPU time of the slower thread: what the two threads would take with a
     // core each (lock contention and shared cache lines still show).
@@ -375,21 +381,10 @@ fn bench_threads(c: &mut Criterion<ThreadCpu>) {
         }
     };
     g.bench_function("governor_wall_one_thread_x_iters", |b| {
-        b.iter_custom(|iters| {
-            let start = StdInstant::now();
-            run_gov(0, iters);
-            start.elapsed()
-        })
+        b.iter_custom(|iters| wall_one_thread(iters, run_gov))
     });
     g.bench_function("governor_wall_two_threads_x_iters_each", |b| {
-        b.iter_custom(|iters| {
-            let start = StdInstant::now();
-            std::thread::scope(|s| {
-                s.spawn(|| run_gov(0, iters));
-                s.spawn(|| run_gov(1, iters));
-            });
-            start.elapsed()
-        })
+        b.iter_custom(|iters| wall_two_threads(iters, run_gov))
     });
     g.finish();
 }
