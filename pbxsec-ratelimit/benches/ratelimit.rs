@@ -4,8 +4,9 @@
 //! ahash, on the same keys in the same run, with one dependent random load
 //! over 64 MiB as the memory-latency floor; our batch methods
 //! (`check_batch`, `record_batch`, 16 keys a call) per key beside them; then
-//! one thread against two on distinct keys (ours, and governor for
-//! comparison). Times are thread CPU time (see
+//! one thread against two on distinct keys (ours, governor for
+//! comparison, and the smallest locked update for what the machine's two
+//! cores allow). Times are thread CPU time (see
 //! `ThreadCpu`).
 //!
 //! `cargo bench -p pbxsec-ratelimit --bench ratelimit`
@@ -19,6 +20,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant as StdInstant};
 
 use common::ThreadCpu;
@@ -364,8 +366,8 @@ fn bench_threads(c: &mut Criterion<ThreadCpu>) {
             })
         })
     });
-    // Governor (DashMap: a lock per shard, like ours) on the same keys, for
-    // what the machine allows a sharded-lock map: wall clock.
+    // Governor (DashMap: a lock per shard) on the same keys, for what the
+    // machine allows a sharded-lock map: wall clock.
     let gov_clock = FakeRelativeClock::default();
     let gov = Governor::dashmap_with_clock(
         Quota::per_second(NonZeroU32::new(RATE).unwrap()),
@@ -386,6 +388,32 @@ fn bench_threads(c: &mut Criterion<ThreadCpu>) {
     g.bench_function("governor_wall_two_threads_x_iters_each", |b| {
         b.iter_custom(|iters| wall_two_threads(iters, run_gov))
     });
+    // What this machine's two cores allow at all, in the same run: the
+    // smallest locked update, a spin lock taken and released around an
+    // increment, on a random 64-byte line of 64 MiB, the lock in the line
+    // it guards (as ours is), on the same walk. Wall clock.
+    let lines: Vec<AtomicU64> = (0..(64 << 20) / 8).map(|_| AtomicU64::new(0)).collect();
+    let run_ref = |t: usize, iters: u64| {
+        let n = (lines.len() / 8) as u64;
+        let mut j = t * (SEQ / 2);
+        for _ in 0..iters {
+            j = (j + 1) & (SEQ - 1);
+            let at = ((u64::from(seq[j] & !1) | t as u64) * 0x9E37_79B9 % n) as usize * 8;
+            let (lock, word) = (&lines[at], &lines[at + 1]);
+            while lock.swap(1, Ordering::Acquire) != 0 {
+                std::hint::spin_loop();
+            }
+            word.store(word.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            lock.store(0, Ordering::Release);
+        }
+    };
+    g.bench_function("reference_locked_increment_wall_one_thread_x_iters", |b| {
+        b.iter_custom(|iters| wall_one_thread(iters, run_ref))
+    });
+    g.bench_function(
+        "reference_locked_increment_wall_two_threads_x_iters_each",
+        |b| b.iter_custom(|iters| wall_two_threads(iters, run_ref)),
+    );
     g.finish();
 }
 

@@ -1,4 +1,4 @@
-//! The bounded, sharded, set-associative map behind every keyed counter
+//! The bounded, set-associative map behind every keyed counter
 //! ([`BoundedMap`]), public so that other crates can keep a bounded record
 //! per key (the SIP auth-failure tracker keeps one per source).
 //!
@@ -21,36 +21,40 @@
 //!   dense array apart from the slots (2 bytes per slot, 3 MB for a million
 //!   keys: it stays in the CPU's caches while the slots do not), so a lookup
 //!   compares the fingerprints of both buckets without leaving the cache and
-//!   then reads exactly one slot, key and value side by side on one cache
-//!   line when they are small (hashbrown's control bytes do the same). The
-//!   second bucket lies in the same 32-bucket group as the first, so both
-//!   are served by one address translation. Two choices keep the table
+//!   then reads exactly one slot (hashbrown's control bytes do the same).
+//!   The second bucket lies in the same 32-bucket group as the first, so
+//!   both are served by one address translation. Two choices keep the table
 //!   usable up to a load factor of 2/3 with few early evictions, where one
 //!   4-way bucket per key would overflow often.
-//! * **Shards.** The table is split into up to [`MAX_SHARDS`] shards, each
-//!   behind its own lock on its own cache line, chosen by the hash's top
-//!   bits, so threads on distinct keys rarely meet. The lock is a spin
-//!   lock (`spin::SpinMutex`) that yields to the scheduler while it waits:
-//!   taking and releasing it costs one locked instruction, where
-//!   `std::sync::Mutex` costs two (its release swaps, to learn whether to
-//!   wake a sleeper). With a cache miss in flight inside the critical
-//!   section, each locked instruction holds up the next lookup's loads; on
-//!   the machine the benchmarks ran on, a random read-modify-write over
-//!   64 MiB cost 15–17 ns behind a spin lock and 29–35 ns behind
-//!   `std::sync::Mutex` (`parking_lot`: 26 ns). A lock is held for one
-//!   lookup (a batch: sixteen), about one memory access, so a waiter
-//!   rarely waits longer than that; if the holder is descheduled, the
-//!   waiter yields its core instead of burning it. [`BoundedMap::entry`]
-//!   reads the key's two fingerprint words (atomics, written only under
-//!   the lock) *before* taking the lock, so their load overlaps the
-//!   lock's instead of following it; what they point to is checked under
-//!   the lock (a key lives in one slot only), and anything else takes the
-//!   locked path, which reads them again. There is no poisoning:
-//!   a panic in a closure passed to [`BoundedMap::entry`] releases the
-//!   lock, and the value keeps whatever the closure wrote before it
-//!   panicked. An owner holding
-//!   `&mut BoundedMap` (a single-threaded tracker) uses the `_mut` methods,
-//!   which take no lock at all.
+//! * **A lock per pair of slots, on the pair's own cache line.** A bucket
+//!   is two groups of two slots; each group sits behind its own spin lock
+//!   (`spin::SpinMutex`, which yields to the scheduler while it waits),
+//!   cache-line aligned, with the group's values, then its keys, then the
+//!   lock byte. For an IP address key and an 8-byte value (a rate level)
+//!   the two slots and their lock fill exactly one 64-byte line: the lock
+//!   costs no memory, and a lookup takes its lock on the very line it
+//!   reads. So two threads on distinct keys never write a line the other
+//!   wrote, except when their keys share a group; a lock per shard of the
+//!   table (as DashMap and the first versions of this table had) is a line
+//!   that, on a table larger than the caches, the other core wrote last
+//!   about half the time, and moving it between the cores costs about what
+//!   the lookup does (see the crate README for what that measured). Values
+//!   come before keys, not each key beside its value, so that no padding
+//!   sits between a key and its value (an IP key is 17 bytes, a GCRA time
+//!   8: side by side they take 32 bytes, in this order 25).
+//!
+//!   A key found through its fingerprint takes one lock: its slot's group.
+//!   Adding, evicting or removing a key takes the four groups of its two
+//!   buckets, in ascending address order (so lookups never deadlock), and
+//!   is the only thing that writes keys or fingerprints: a key is
+//!   therefore in at most one slot, and a lookup that finds the key under
+//!   its group's lock has found its entry, whatever the fingerprints it
+//!   read before the lock said. The fingerprints (atomics) are only a hint
+//!   for picking the group to lock. There is no poisoning: a panic in a
+//!   closure passed to [`BoundedMap::entry`] releases the lock, and the
+//!   value keeps whatever the closure wrote before it panicked. An owner
+//!   holding `&mut BoundedMap` (a single-threaded tracker) uses the `_mut`
+//!   methods, which take no lock at all.
 //!
 //! The hash is keyed with a per-table random key, so an attacker cannot aim
 //! spoofed keys at one bucket: IP address keys (`IpAddr`, `Ipv4Addr`,
@@ -62,7 +66,6 @@ use std::any::Any;
 use std::borrow::Borrow;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use pbxsec_core::Instant;
@@ -72,10 +75,17 @@ use crate::rate::check_capacity;
 
 /// Slots per bucket.
 pub const WAYS: usize = 4;
-/// The most shards a table is split into.
-pub const MAX_SHARDS: usize = 64;
 /// Keys [`BoundedMap::entry_batch`] works on at once.
 pub const BATCH: usize = 16;
+/// Slots behind one lock.
+const PAIR: usize = 2;
+/// Lock groups per bucket.
+const GROUPS: usize = WAYS / PAIR;
+/// Candidate slots of a key: both buckets' ways.
+const CANDS: usize = 2 * WAYS;
+/// Eviction counters, striped by bucket so that two threads evicting
+/// rarely write one line.
+const STRIPES: usize = 16;
 
 /// What a [`BoundedMap`] needs to know about a value to evict well.
 ///
@@ -92,9 +102,9 @@ pub trait SlotValue: Default {
     /// `true` for a value that spans several cache lines, or whose update
     /// reads memory it points to: a lookup then
     /// reads [`touch`](Self::touch) of a slot whose fingerprint matches
-    /// while it compares that slot's key (stored before the value), so the
-    /// value's first line is already on its way (without `unsafe` prefetch
-    /// instructions). Default `false`.
+    /// while it compares that slot's key, so the value's first line is
+    /// already on its way (without `unsafe` prefetch instructions).
+    /// Default `false`.
     const TOUCH: bool = false;
 
     /// A word the use of the value will load first: from its first cache
@@ -107,34 +117,51 @@ pub trait SlotValue: Default {
     }
 }
 
-/// One slot: the key (`None`: empty), then its value, side by side so one
-/// cache line holds both when they are small (an IP address and a GCRA
-/// time: 32 bytes), and a large cache-line aligned value's first line
-/// directly follows the key's line (the pair a CPU fetches together).
-#[repr(C)]
-struct Slot<K, V> {
-    key: Option<K>,
-    val: V,
+/// Two slots of a bucket: their values, then their keys (`None`: empty).
+/// Values and keys apart, so no padding sits between a key and its value.
+struct Group<K, V> {
+    vals: [V; PAIR],
+    keys: [Option<K>; PAIR],
 }
 
-/// A bucket's slots, cache-line aligned, so a small slot never straddles
-/// two lines.
-#[repr(C, align(64))]
-struct Ways<K, V>([Slot<K, V>; WAYS]);
-
-impl<K, V: Default> Ways<K, V> {
+impl<K, V: Default> Group<K, V> {
     fn new() -> Self {
-        Self(std::array::from_fn(|_| Slot {
-            val: V::default(),
-            key: None,
+        Self {
+            vals: std::array::from_fn(|_| V::default()),
+            keys: std::array::from_fn(|_| None),
+        }
+    }
+}
+
+/// A group's lock: a spin lock that yields to the scheduler while it
+/// waits. A lock is held for one lookup, so a waiter rarely waits longer
+/// than a memory access; if the holder is descheduled, the waiter yields
+/// its core instead of burning it. Taking and releasing it costs one
+/// locked instruction, where `std::sync::Mutex` costs two (its release
+/// swaps, to learn whether to wake a sleeper).
+type GroupMutex<K, V> = spin::mutex::SpinMutex<Group<K, V>, spin::relax::Yield>;
+type GroupGuard<'a, K, V> = spin::mutex::SpinMutexGuard<'a, Group<K, V>>;
+
+/// A group behind its lock, cache-line aligned: the lock byte follows the
+/// keys, on the group's (last) line.
+#[repr(align(64))]
+struct Locked<K, V>(GroupMutex<K, V>);
+
+/// A bucket: [`WAYS`] slots in [`GROUPS`] locked groups.
+struct Bucket<K, V>([Locked<K, V>; GROUPS]);
+
+impl<K, V: Default> Bucket<K, V> {
+    fn new() -> Self {
+        Self(std::array::from_fn(|_| {
+            Locked(GroupMutex::new(Group::new()))
         }))
     }
 }
 
 /// A bucket's four fingerprints, the 16-bit lanes of one word; 0 marks an
-/// empty slot. Atomic so that a lookup can read them before it takes the
-/// shard's lock (only a hint then: what it finds is checked under the
-/// lock); written only under the lock.
+/// empty slot. Atomic so that a lookup can read them before it takes a
+/// lock (only a hint then: what it finds is checked under the lock);
+/// written only with both of the bucket's groups locked.
 type Fps = AtomicU64;
 
 /// Lane `i` of a fingerprint word.
@@ -150,27 +177,13 @@ fn with_lane(w: u64, i: usize, fp: u16) -> u64 {
     (w & !(0xffff << shift)) | (u64::from(fp) << shift)
 }
 
-struct Shard<K, V> {
-    /// Dense, apart from the slots, so they stay in cache; shared with the
-    /// shard's [`Cell`] for reads before the lock.
-    fps: Arc<[Fps]>,
-    buckets: Box<[Ways<K, V>]>,
-    evicted_live: u64,
-}
-
 #[repr(align(128))]
 struct Padded<T>(T);
 
-/// A shard's lock: a spin lock that yields to the scheduler while it
-/// waits (see the module docs for why not `std::sync::Mutex`).
-type ShardMutex<K, V> = spin::mutex::SpinMutex<Shard<K, V>, spin::relax::Yield>;
-type ShardGuard<'a, K, V> = spin::mutex::SpinMutexGuard<'a, Shard<K, V>>;
-/// A shard: its lock, and its fingerprints readable without the lock.
-struct Cell<K, V> {
-    lock: ShardMutex<K, V>,
-    fps: Arc<[Fps]>,
-}
-type ShardLock<K, V> = Padded<Cell<K, V>>;
+/// A key's four candidate groups, locked or borrowed: its first bucket's
+/// two, then its second's. Candidate slot `j` (`0..CANDS`) is way
+/// `j % WAYS` of bucket `j / WAYS`, pair `j % PAIR` of group `j / PAIR`.
+type Cands<'a, K, V> = [&'a mut Group<K, V>; 2 * GROUPS];
 
 /// What [`BoundedMap::entry`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -183,13 +196,21 @@ pub enum Found {
     Evicted,
 }
 
-/// Where a key may live: shard, the two candidate buckets, fingerprint.
+/// Where a key may live: the two candidate buckets (distinct), and its
+/// fingerprint.
 #[derive(Clone, Copy)]
 struct Place {
-    shard: usize,
     buckets: [usize; 2],
     fp: u16,
     touch: bool,
+}
+
+impl Place {
+    /// The bucket of candidate slot `j`.
+    #[inline(always)]
+    fn bucket(self, j: usize) -> usize {
+        self.buckets[(j / WAYS) % 2]
+    }
 }
 
 /// The keyed hash: IP addresses by a keyed folded multiply, the rest by
@@ -265,7 +286,8 @@ impl KeyHasher {
 ///   none, an idle slot, likewise; if all eight slots hold live values, the one with the lowest
 ///   [`keep_score`](SlotValue::keep_score) is evicted (counted by
 ///   [`evictions`](Self::evictions)).
-/// * `&self` methods lock one shard (a spin lock per shard); the `_mut`
+/// * `&self` methods lock the pair of slots they use (a spin lock per two
+///   slots, on their cache line; see the [module docs](self)); the `_mut`
 ///   methods, for an owner with `&mut self`, lock nothing.
 ///
 /// ```
@@ -287,12 +309,14 @@ impl KeyHasher {
 /// assert!(map.slots() >= 1500);
 /// ```
 pub struct BoundedMap<K, V> {
-    shards: Box<[ShardLock<K, V>]>,
-    /// `63 - log2(shards)`: the shard is `(h >> 1) >> shard_shift` (two
-    /// shifts, so one shard needs no branch for a shift by 64).
-    shard_shift: u32,
-    /// Buckets per shard (any number: indexes use multiply-shift, not a mask).
-    per_shard: u64,
+    buckets: Box<[Bucket<K, V>]>,
+    /// One word per bucket: dense, apart from the slots, so they stay in
+    /// cache.
+    fps: Box<[Fps]>,
+    /// The number of buckets, at least 2 (so a key's two are distinct).
+    n: u64,
+    /// Live entries evicted, striped by bucket.
+    evicted: Box<[Padded<AtomicU64>]>,
     /// Whether lookups touch the candidates' values early: values that
     /// ask for it ([`SlotValue::TOUCH`]) in a table larger than the CPU's
     /// last-level cache typically is (8 MiB).
@@ -301,24 +325,24 @@ pub struct BoundedMap<K, V> {
     /// then does [`entry_batch`](Self::entry_batch) batch.
     large: bool,
     hasher: KeyHasher,
-    /// The fingerprint bits kept: all 16, but a handful in the tests, so
-    /// that fingerprints collide and every lookup path is exercised.
+    /// The fingerprint bits kept, in the unit tests: a handful, so that
+    /// fingerprints collide and every lookup path is exercised (outside
+    /// them all 16 are, at no cost).
+    #[cfg(test)]
     fp_mask: u16,
 }
 
 impl<K, V> std::fmt::Debug for BoundedMap<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BoundedMap")
-            .field("shards", &self.shards.len())
-            .field("buckets_per_shard", &self.per_shard)
+            .field("buckets", &self.buckets.len())
             .finish_non_exhaustive()
     }
 }
 
 impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     /// A map with room for `capacity` keys (× 1.5 slots, rounded up to
-    /// whole buckets, at least 64 buckets per shard when there are several),
-    /// all allocated now.
+    /// whole buckets, at least two buckets), all allocated now.
     ///
     /// # Errors
     ///
@@ -334,95 +358,132 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         // choices of a 4-way bucket per key, a full table then evicts early
         // only a small fraction of keys (measured in the tests).
         let slots = capacity.max(1).saturating_add(capacity / 2);
-        let buckets = slots.div_ceil(WAYS).max(1);
-        // At least 64 buckets per shard, so that the keys spread evenly over
-        // the buckets of a shard (few shards for small tables); a power
-        // of two so the hash's top bits pick it.
-        let shards = (buckets / 64).clamp(1, MAX_SHARDS);
-        let shards = if shards.is_power_of_two() {
-            shards
-        } else {
-            shards.next_power_of_two() / 2
-        };
-        let per_shard = buckets.div_ceil(shards);
-        let shard_bits = shards.trailing_zeros();
-        let shards_vec: Vec<_> = (0..shards)
-            .map(|_| {
-                let b: Vec<Ways<K, V>> = (0..per_shard).map(|_| Ways::new()).collect();
-                let fps: Arc<[Fps]> = (0..per_shard).map(|_| AtomicU64::new(0)).collect();
-                Padded(Cell {
-                    fps: Arc::clone(&fps),
-                    lock: ShardMutex::new(Shard {
-                        fps,
-                        buckets: b.into_boxed_slice(),
-                        evicted_live: 0,
-                    }),
-                })
-            })
-            .collect();
-        let bytes = (shards * per_shard).saturating_mul(size_of::<Ways<K, V>>());
+        // At least two buckets, so that a key's two are distinct (its
+        // slow path locks both buckets' groups).
+        let n = slots.div_ceil(WAYS).max(2);
+        let buckets: Box<[Bucket<K, V>]> = (0..n).map(|_| Bucket::new()).collect();
+        let fps: Box<[Fps]> = (0..n).map(|_| AtomicU64::new(0)).collect();
+        let evicted = (0..STRIPES).map(|_| Padded(AtomicU64::new(0))).collect();
+        let bytes = n.saturating_mul(size_of::<Bucket<K, V>>());
         Self {
-            shards: shards_vec.into_boxed_slice(),
-            shard_shift: 63 - shard_bits,
-            per_shard: per_shard as u64,
+            buckets,
+            fps,
+            n: n as u64,
+            evicted,
             touch: V::TOUCH && bytes > 8 << 20,
             large: bytes > 8 << 20,
             hasher: KeyHasher::new(),
+            #[cfg(test)]
             fp_mask: u16::MAX,
         }
     }
 
     /// The number of slots: the most keys it can hold at once.
     pub fn slots(&self) -> usize {
-        self.shards.len() * self.per_shard as usize * WAYS
+        self.buckets.len() * WAYS
     }
 
     #[inline(always)]
     fn place(&self, key: &K) -> Place {
         let h = self.hasher.hash(key);
-        let shard = ((h >> 1) >> self.shard_shift) as usize;
         // Fingerprint 0 marks an empty slot; a real 0 is moved to 1.
-        let fp = ((h >> 32) as u16 & self.fp_mask).max(1);
-        // Multiply-shift maps 32 hash bits onto `per_shard` buckets.
-        let first = (((h & 0xffff_ffff) * self.per_shard) >> 32) as usize;
+        let fp = h >> 32;
+        #[cfg(test)]
+        let fp = fp & u64::from(self.fp_mask);
+        let fp = (fp as u16).max(1);
+        // Multiply-shift maps 32 hash bits onto the buckets (at most
+        // 2^31 of them: the product fits).
+        let first = (((h & 0xffff_ffff) * self.n) >> 32) as usize;
         // The second bucket is near the first (XOR with 1..=31: the same
         // 32-bucket group, 4 KiB for 128-byte buckets), so one address
         // translation serves both: on a table far larger than the TLB
         // covers, two random buckets would cost two page walks.
-        // Bits 16..21 of the hash: not used by the fingerprint (32..48),
-        // the shard (the top bits) nor, but weakly, the first bucket (the
-        // high bits of the low half, through the multiply).
+        // Bits 16..21 of the hash: not used by the fingerprint (32..48)
+        // nor, but weakly, the first bucket (the high bits of the low
+        // half, through the multiply).
         let d = (((h >> 16) & 31) as usize).max(1);
         let mut second = first ^ d;
-        if second as u64 >= self.per_shard {
-            second = first.saturating_sub(d);
+        if second as u64 >= self.n {
+            // Past the end (only in the last group): below, or, in a
+            // table of fewer than 32 buckets, the next (at least two
+            // buckets: never the first itself).
+            second = if first >= d {
+                first - d
+            } else if (first + 1) as u64 >= self.n {
+                0
+            } else {
+                first + 1
+            };
         }
         Place {
-            shard,
             buckets: [first, second],
             fp,
             touch: self.touch,
         }
     }
 
+    /// The group of bucket `b` holding way `i`.
     #[inline(always)]
-    fn lock(&self, shard: usize) -> ShardGuard<'_, K, V> {
-        self.cell(shard).lock.lock()
+    fn group(&self, b: usize, i: usize) -> &GroupMutex<K, V> {
+        let bucket = match self.buckets.get(b) {
+            Some(bucket) => bucket,
+            None => &self.buckets[0],
+        };
+        &bucket.0[(i % WAYS) / PAIR].0
     }
 
+    /// The stripe of the eviction counter for a key placed at `place`.
     #[inline(always)]
-    fn cell(&self, shard: usize) -> &Cell<K, V> {
-        match self.shards.get(shard) {
-            Some(s) => &s.0,
-            None => &self.shards[0].0,
+    fn evicted_stripe(evicted: &[Padded<AtomicU64>], place: Place) -> &AtomicU64 {
+        match evicted.get(place.buckets[0] % STRIPES) {
+            Some(p) => &p.0,
+            None => &evicted[0].0,
         }
     }
 
+    /// Locks the four groups of a key's two buckets, in ascending address
+    /// order (the order every multi-group lock takes, so none deadlocks),
+    /// and returns the guards in candidate order (the first bucket's, then
+    /// the second's).
     #[inline(always)]
-    fn shard_mut(&mut self, shard: usize) -> &mut Shard<K, V> {
-        let len = self.shards.len();
-        let s = if shard < len { shard } else { 0 };
-        self.shards[s].0.lock.get_mut()
+    fn lock_all(&self, place: Place) -> [GroupGuard<'_, K, V>; 2 * GROUPS] {
+        let [b0, b1] = place.buckets;
+        let both = |b: usize| {
+            let g0 = self.group(b, 0).lock();
+            let g1 = self.group(b, PAIR).lock();
+            [g0, g1]
+        };
+        let ([a0, a1], [c0, c1]) = if b0 < b1 {
+            let a = both(b0);
+            (a, both(b1))
+        } else {
+            let c = both(b1);
+            (both(b0), c)
+        };
+        [a0, a1, c0, c1]
+    }
+
+    /// The four candidate groups of a key, borrowed (no lock: `&mut self`).
+    #[inline(always)]
+    fn cands_mut(buckets: &mut [Bucket<K, V>], place: Place) -> Option<Cands<'_, K, V>> {
+        let [b0, b1] = place.buckets;
+        let (lo, hi) = (b0.min(b1), b0.max(b1));
+        let (below, above) = buckets.split_at_mut(hi);
+        let [x0, x1] = &mut below.get_mut(lo)?.0;
+        let [y0, y1] = &mut above.first_mut()?.0;
+        let (x0, x1, y0, y1) = (
+            x0.0.get_mut(),
+            x1.0.get_mut(),
+            y0.0.get_mut(),
+            y1.0.get_mut(),
+        );
+        if b0 < b1 {
+            Some([x0, x1, y0, y1])
+        } else if b0 > b1 {
+            Some([y0, y1, x0, x1])
+        } else {
+            None
+        }
     }
 
     /// Runs `f` on the key's value, inserting `V::default()` first if the
@@ -431,36 +492,47 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     #[inline(always)]
     pub fn entry<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
         let place = self.place(key);
-        let cell = self.cell(place.shard);
-        // The fingerprints are read before the lock is taken, so their
-        // load does not wait for it: only a hint, checked under the lock.
-        let hit = first_hit(place, fp_words(&cell.fps, place));
-        let mut guard = cell.lock.lock();
-        if let Some((b, i)) = hit {
-            if let Some(slot) = guard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)) {
-                if slot.key.as_ref() == Some(key) {
-                    // A key lives in one slot only: this is its entry,
-                    // whatever the fingerprints said or say now.
-                    return f(&mut slot.val, Found::Present);
-                }
-            }
-        }
-        self.entry_locked(guard, key, now, f)
+        // The fingerprints are read before any lock is taken: only a hint
+        // for which group to lock, checked under the lock.
+        let hit = first_hit(place, fp_words(&self.fps, place));
+        self.entry_hinted(place, hit, key, now, f)
     }
 
-    /// [`entry`](Self::entry) past its fast path (a fingerprint shared
-    /// with another key, or an absent key), out of line so that the fast
-    /// path keeps nothing for it: the key is placed again.
-    #[inline(never)]
-    fn entry_locked<R>(
+    /// [`entry`](Self::entry) with the key placed and its fingerprints
+    /// compared (`hit`: the first candidate slot whose fingerprint is the
+    /// key's).
+    #[inline(always)]
+    fn entry_hinted<R>(
         &self,
-        mut guard: ShardGuard<'_, K, V>,
+        place: Place,
+        hit: Option<usize>,
         key: &K,
         now: Instant,
         f: impl FnOnce(&mut V, Found) -> R,
     ) -> R {
+        if let Some(j) = hit {
+            let mut group = self.group(place.bucket(j), j).lock();
+            let p = j % PAIR;
+            if group.keys[p].as_ref() == Some(key) {
+                // A key lives in one slot only: this is its entry,
+                // whatever the fingerprints said or say now.
+                return f(&mut group.vals[p], Found::Present);
+            }
+        }
+        self.entry_locked(key, now, f)
+    }
+
+    /// [`entry`](Self::entry) past its fast path (a fingerprint shared
+    /// with another key, or an absent key), out of line so that the fast
+    /// path keeps nothing for it: the key is placed again, and all four
+    /// candidate groups are locked.
+    #[inline(never)]
+    fn entry_locked<R>(&self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
         let place = self.place(key);
-        entry_in(&mut guard, place, key, now, f)
+        let mut guards = self.lock_all(place);
+        let mut c = guards.each_mut().map(|g| &mut **g);
+        let evicted = Self::evicted_stripe(&self.evicted, place);
+        entry_in(&mut c, &self.fps, evicted, place, key, now, f)
     }
 
     /// Whether [`entry_batch`](Self::entry_batch) batches (the slots take
@@ -476,13 +548,13 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     ///
     /// Faster per key than `entry` on a table larger than the CPU caches
     /// (over 8 MiB of slots; a smaller table is simply walked key by key):
-    /// keys are taken [`BATCH`] at a time; the shards they fall in are
-    /// locked once each, in ascending order (so batches never deadlock
-    /// with each other or with `entry`), then the slots of all of them are
-    /// read before any is used, so their cache misses overlap instead of
-    /// following one another; then `f` runs for each. A packet front door
-    /// that receives datagrams in batches (`recvmmsg`) checks them this way.
-    /// `f` runs with shard locks held: it must not use this map.
+    /// keys are taken [`BATCH`] at a time; each key's fingerprints are
+    /// compared and the line of its probable slot's lock is read (a plain
+    /// load) before any key is updated, so the cache misses of all sixteen
+    /// overlap instead of following one another; then each is updated as
+    /// `entry` would, under its own lock. A packet front door that
+    /// receives datagrams in batches (`recvmmsg`) checks them this way.
+    /// `f` runs with the key's lock held: it must not use this map.
     pub fn entry_batch<Q: Borrow<K>>(
         &self,
         keys: &[Option<Q>],
@@ -504,72 +576,32 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
                 let key = chunk.get(j)?.as_ref()?;
                 Some(self.place(key.borrow()))
             });
-            // The shards in use (at most 64: one bit each), locked in
-            // ascending order; `at[shard]` is where its guard is (no rank
-            // to count: the x86-64 baseline has no POPCNT).
-            let mut used = 0u64;
-            for p in places.iter().flatten() {
-                used |= 1 << (p.shard & 63);
-            }
-            let mut guards: [Option<ShardGuard<'_, K, V>>; BATCH] = Default::default();
-            let mut at = [0u8; MAX_SHARDS];
-            let mut bits = used;
-            for (n, g) in guards.iter_mut().enumerate() {
-                if bits == 0 {
-                    break;
-                }
-                let s = bits.trailing_zeros() as usize;
-                if let Some(a) = at.get_mut(s) {
-                    *a = n as u8;
-                }
-                *g = Some(self.lock(s));
-                bits &= bits - 1;
-            }
-            let guard_of = |shard: usize| usize::from(at.get(shard).copied().unwrap_or(0));
-            // Start every key's slot loading before any is used, so the
-            // misses overlap. Three passes, each tight enough that all
-            // sixteen loads fit in the CPU's reorder window together
-            // (~200 instructions here): the fingerprints (dense, often in
-            // cache) are loaded; each key's probable slot is picked from
-            // them; then those slots are read.
-            let mut words = [[0u64; 2]; BATCH];
-            for (w, p) in words.iter_mut().zip(&places) {
+            // Two passes, each tight enough that all sixteen loads fit in
+            // the CPU's reorder window together: the fingerprints (dense,
+            // often in cache) are compared; then the lock byte of each
+            // key's probable group is read (with none matching, the
+            // second bucket's first group, which the insertion reads
+            // anyway). A plain load: it starts the line's miss without
+            // taking the lock.
+            let mut hits = [None; BATCH];
+            for (h, p) in hits.iter_mut().zip(&places) {
                 if let Some(p) = p {
-                    if let Some(shard) = guards.get(guard_of(p.shard)).and_then(Option::as_deref) {
-                        *w = fp_words(&shard.fps, *p);
-                    }
+                    *h = first_hit(*p, fp_words(&self.fps, *p));
                 }
             }
-            let mut slots: [Option<&Slot<K, V>>; BATCH] = [None; BATCH];
-            for ((s, w), p) in slots.iter_mut().zip(&words).zip(&places) {
+            let mut acc = false;
+            for (h, p) in hits.iter().zip(&places) {
                 if let Some(p) = p {
-                    if let Some(shard) = guards.get(guard_of(p.shard)).and_then(Option::as_deref) {
-                        let (b, i) = likely_slot(*p, *w);
-                        *s = shard.buckets.get(b).and_then(|w| w.0.get(i));
-                    }
-                }
-            }
-            let mut acc = 0u64;
-            for slot in slots.iter().flatten() {
-                acc ^= u64::from(slot.key.is_some());
-                if V::TOUCH {
-                    acc ^= slot.val.touch();
+                    let j = h.unwrap_or(WAYS);
+                    acc ^= self.group(p.bucket(j), j).is_locked();
                 }
             }
             std::hint::black_box(acc);
-            for (j, p) in places.iter().enumerate() {
+            for (j, (p, hit)) in places.iter().zip(hits).enumerate() {
                 let (Some(p), Some(Some(key))) = (p, chunk.get(j)) else {
                     continue;
                 };
-                let Some(shard) = guards
-                    .get_mut(guard_of(p.shard))
-                    .and_then(Option::as_deref_mut)
-                else {
-                    continue;
-                };
-                entry_in(shard, *p, key.borrow(), now, |v, found| {
-                    f(base + j, v, found)
-                });
+                self.entry_hinted(*p, hit, key.borrow(), now, |v, found| f(base + j, v, found));
             }
         }
     }
@@ -578,40 +610,64 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     #[inline(always)]
     pub fn entry_mut<R>(&mut self, key: &K, now: Instant, f: impl FnOnce(&mut V, Found) -> R) -> R {
         let place = self.place(key);
-        entry_in(self.shard_mut(place.shard), place, key, now, f)
+        self.entry_placed_mut(place, key, now, f)
+    }
+
+    #[inline(always)]
+    fn entry_placed_mut<R>(
+        &mut self,
+        place: Place,
+        key: &K,
+        now: Instant,
+        f: impl FnOnce(&mut V, Found) -> R,
+    ) -> R {
+        let evicted = Self::evicted_stripe(&self.evicted, place);
+        match Self::cands_mut(&mut self.buckets, place) {
+            Some(mut c) => entry_in(&mut c, &self.fps, evicted, place, key, now, f),
+            // Unreachable: a key's two buckets are distinct and in range.
+            None => f(&mut V::default(), Found::Inserted),
+        }
     }
 
     /// Runs `f` on the key's value if the key is present.
     #[inline]
     pub fn get<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
         let place = self.place(key);
-        let mut guard = self.lock(place.shard);
-        get_in(&mut guard, place, key, f)
+        if let Some(j) = first_hit(place, fp_words(&self.fps, place)) {
+            let mut group = self.group(place.bucket(j), j).lock();
+            let p = j % PAIR;
+            if group.keys[p].as_ref() == Some(key) {
+                return Some(f(&mut group.vals[p]));
+            }
+        }
+        let mut guards = self.lock_all(place);
+        let mut c = guards.each_mut().map(|g| &mut **g);
+        get_in(&mut c, &self.fps, place, key, f)
     }
 
     /// [`get`](Self::get) for an owner with `&mut self`: no lock.
     #[inline]
     pub fn get_mut<R>(&mut self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
         let place = self.place(key);
-        get_in(self.shard_mut(place.shard), place, key, f)
+        let mut c = Self::cands_mut(&mut self.buckets, place)?;
+        get_in(&mut c, &self.fps, place, key, f)
     }
 
     /// Forgets the key; `true` if it was present.
     pub fn remove(&self, key: &K) -> bool {
         let place = self.place(key);
-        let mut guard = self.lock(place.shard);
-        let shard = &mut *guard;
-        let Some((b, i)) = find(shard, place, key) else {
+        let mut guards = self.lock_all(place);
+        let mut c = guards.each_mut().map(|g| &mut **g);
+        let Some(j) = find(&c, &self.fps, place, key) else {
             return false;
         };
-        let (Some(fps), Some(bucket)) = (shard.fps.get(b), shard.buckets.get_mut(b)) else {
+        let (Some(fps), Some(group)) = (self.fps.get(place.bucket(j)), c.get_mut(j / PAIR)) else {
             return false;
         };
-        fps.store(with_lane(fps.load(Relaxed), i, 0), Relaxed);
-        bucket.0[i] = Slot {
-            val: V::default(),
-            key: None,
-        };
+        // Both groups of the bucket are locked: no other writer.
+        fps.store(with_lane(fps.load(Relaxed), j % WAYS, 0), Relaxed);
+        group.keys[j % PAIR] = None;
+        group.vals[j % PAIR] = V::default();
         true
     }
 
@@ -619,11 +675,11 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     /// whole table: for statistics, not per packet).
     pub fn live_len(&self, now: Instant) -> usize {
         let mut n = 0;
-        for shard in &*self.shards {
-            let guard = shard.0.lock.lock();
-            for bucket in &*guard.buckets {
-                for slot in &bucket.0 {
-                    if slot.key.is_some() && !slot.val.is_idle(now) {
+        for bucket in &*self.buckets {
+            for locked in &bucket.0 {
+                let group = locked.0.lock();
+                for (key, val) in group.keys.iter().zip(&group.vals) {
+                    if key.is_some() && !val.is_idle(now) {
                         n += 1;
                     }
                 }
@@ -634,22 +690,18 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 
     /// How many live (non-idle) entries were evicted to make room so far.
     pub fn evictions(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.0.lock.lock().evicted_live)
-            .sum()
+        self.evicted.iter().map(|s| s.0.load(Relaxed)).sum()
     }
 
     /// Forgets every key (the memory stays allocated).
     pub fn clear(&self) {
-        for shard in &*self.shards {
-            let mut guard = shard.0.lock.lock();
-            for fps in &*guard.fps {
-                fps.store(0, Relaxed);
-            }
-            for bucket in &mut *guard.buckets {
-                *bucket = Ways::new();
-            }
+        for (bucket, fps) in self.buckets.iter().zip(&*self.fps) {
+            let [l0, l1] = &bucket.0;
+            let mut g0 = l0.0.lock();
+            let mut g1 = l1.0.lock();
+            *g0 = Group::new();
+            *g1 = Group::new();
+            fps.store(0, Relaxed);
         }
     }
 }
@@ -661,15 +713,15 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
 ///
 /// It holds the key (a clone), where the key may live and the slot whose
 /// fingerprint matched, not a borrow of the map: the map may be used in
-/// between. The second step checks that slot's fingerprint and key again
-/// and, if it no longer holds the key, looks the key up in full; used on a
-/// map other than the one that started it, it places the key again.
+/// between. The second step checks that slot's key again and, if it no
+/// longer holds the key, looks the key up in full; used on a map other
+/// than the one that started it, it places the key again.
 #[derive(Clone)]
 pub struct Started<K> {
     key: K,
     place: Place,
-    /// The first slot whose fingerprint matched at the start (bits 0..2:
-    /// the way, bit 2: the second bucket), or 8: none.
+    /// The first candidate slot whose fingerprint matched at the start
+    /// (`0..CANDS`), or `CANDS`: none.
     guess: u8,
     /// [`BoundedMap::tag`] of the map that started it.
     tag: u64,
@@ -694,10 +746,17 @@ impl<K: std::fmt::Debug> std::fmt::Debug for Started<K> {
 /// key's slot, do other work while they are under way, then update.
 impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     /// What identifies this map's placement of keys (its hash key and its
-    /// number of buckets per shard), kept in a [`Started`].
+    /// number of buckets), kept in a [`Started`].
     #[inline(always)]
     fn tag(&self) -> u64 {
-        self.hasher.seeds[0] ^ self.per_shard
+        self.hasher.seeds[0] ^ self.n
+    }
+
+    /// The group of bucket `b` holding way `i`, borrowed.
+    #[inline(always)]
+    fn group_mut(&mut self, b: usize, i: usize) -> Option<&mut Group<K, V>> {
+        let bucket = self.buckets.get_mut(b)?;
+        Some(bucket.0[(i % WAYS) / PAIR].0.get_mut())
     }
 
     /// The first step of [`entry_started_mut`](Self::entry_started_mut) /
@@ -721,33 +780,25 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let place = self.place(key);
         let tag = self.tag();
         let large = self.large;
-        let shard = self.shard_mut(place.shard);
-        let [b0, b1] = place.buckets;
         let mut x = 0u64;
         if large {
-            // A line of each candidate bucket (way 0's key): the address
+            // A line of each candidate bucket (its first key): the address
             // translations of their pages start beside the fingerprint
             // load, so the slot's loads that follow it find them done.
-            for b in [b0, b1] {
-                if let Some(w) = shard.buckets.get(b) {
-                    x ^= u64::from(w.0[0].key.is_some());
+            for b in place.buckets {
+                if let Some(g) = self.group_mut(b, 0) {
+                    x ^= u64::from(g.keys[0].is_some());
                 }
             }
         }
-        let hit = first_hit(place, fp_words(&shard.fps, place));
-        let (b, i) = hit.unwrap_or((b1, 0));
-        // As a `Started::guess`: the way, plus `WAYS` in the second bucket;
-        // `2 * WAYS` for no match.
-        let first = match hit {
-            None => 2 * WAYS,
-            Some(_) if b == b0 => i,
-            Some(_) => WAYS + i,
-        };
+        let hit = first_hit(place, fp_words(&self.fps, place));
         if large {
-            if let Some(slot) = shard.buckets.get(b).and_then(|w| w.0.get(i)) {
-                x ^= u64::from(slot.key.is_some());
+            // With no match, a slot that the insertion will read anyway.
+            let j = hit.unwrap_or(WAYS);
+            if let Some(g) = self.group_mut(place.bucket(j), j) {
+                x ^= u64::from(g.keys[j % PAIR].is_some());
                 if V::TOUCH {
-                    x ^= slot.val.touch();
+                    x ^= g.vals[j % PAIR].touch();
                 }
             }
             std::hint::black_box(x);
@@ -755,18 +806,35 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         Started {
             key: key.clone(),
             place,
-            guess: first as u8,
+            guess: hit.unwrap_or(CANDS) as u8,
             tag,
         }
     }
 
     /// Where a started key may live in this map.
     #[inline(always)]
-    fn started_place(&self, started: &Started<K>) -> (Place, u8) {
+    fn started_place(&self, started: &Started<K>) -> (Place, usize) {
         if started.tag == self.tag() {
-            (started.place, started.guess)
+            (started.place, usize::from(started.guess))
         } else {
-            (self.place(&started.key), 2 * WAYS as u8)
+            (self.place(&started.key), CANDS)
+        }
+    }
+
+    /// The value in the guessed slot, if it holds the key now (a guess made
+    /// before the map changed is only a hint; a key lives in one slot
+    /// only, so that slot is the key's entry).
+    #[inline(always)]
+    fn guessed_mut(&mut self, place: Place, guess: usize, key: &K) -> Option<&mut V> {
+        if guess >= CANDS {
+            return None;
+        }
+        let g = self.group_mut(place.bucket(guess), guess)?;
+        let p = guess % PAIR;
+        if g.keys[p].as_ref() == Some(key) {
+            Some(&mut g.vals[p])
+        } else {
+            None
         }
     }
 
@@ -781,14 +849,10 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         f: impl FnOnce(&mut V, Found) -> R,
     ) -> R {
         let (place, guess) = self.started_place(started);
-        let shard = self.shard_mut(place.shard);
-        match guessed(shard, place, guess, &started.key) {
-            Some((b, i)) => match shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)) {
-                Some(slot) => f(&mut slot.val, Found::Present),
-                None => entry_in(shard, place, &started.key, now, f),
-            },
-            None => entry_in(shard, place, &started.key, now, f),
+        if let Some(v) = self.guessed_mut(place, guess, &started.key) {
+            return f(v, Found::Present);
         }
+        self.entry_placed_mut(place, &started.key, now, f)
     }
 
     /// [`get_mut`](Self::get_mut) for a key started by
@@ -800,71 +864,48 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         f: impl FnOnce(&mut V) -> R,
     ) -> Option<R> {
         let (place, guess) = self.started_place(started);
-        let shard = self.shard_mut(place.shard);
-        match guessed(shard, place, guess, &started.key) {
-            Some((b, i)) => {
-                let slot = shard.buckets.get_mut(b)?.0.get_mut(i)?;
-                Some(f(&mut slot.val))
-            }
-            None => get_in(shard, place, &started.key, f),
+        if let Some(v) = self.guessed_mut(place, guess, &started.key) {
+            return Some(f(v));
         }
+        let mut c = Self::cands_mut(&mut self.buckets, place)?;
+        get_in(&mut c, &self.fps, place, &started.key, f)
     }
 }
 
-/// The slot `guess` (see [`Started`]) if it holds `key` now: its
-/// fingerprint and key are compared again, so a guess made before the map
-/// changed is only a hint. A key lives in at most one slot, so that slot
-/// is the key's entry.
-#[inline(always)]
-fn guessed<K: Eq, V>(
-    shard: &Shard<K, V>,
-    place: Place,
-    guess: u8,
-    key: &K,
-) -> Option<(usize, usize)> {
-    let g = usize::from(guess);
-    if g >= 2 * WAYS {
-        return None;
-    }
-    let [b0, b1] = place.buckets;
-    let b = if g < WAYS { b0 } else { b1 };
-    let i = g % WAYS;
-    let fp = lane(shard.fps.get(b)?.load(Relaxed), i);
-    let slot = shard.buckets.get(b)?.0.get(i)?;
-    (fp == place.fp && slot.key.as_ref() == Some(key)).then_some((b, i))
-}
-
-/// Where `key` is: (bucket, way). Both buckets' fingerprints (dense, in
+/// The candidate slot holding `key`. Both buckets' fingerprints (dense, in
 /// cache) are compared without branches (a bit mask of matches); only a
 /// slot whose fingerprint matches is read, so a present key costs one slot
 /// read and an absent one none.
 #[inline(always)]
-fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Option<(usize, usize)> {
-    let masks = fp_matches(shard, place);
+fn find<K: Eq, V: SlotValue>(
+    c: &Cands<'_, K, V>,
+    fps: &[Fps],
+    place: Place,
+    key: &K,
+) -> Option<usize> {
+    let masks = matches(place, fp_words(fps, place));
     // The common case, a present key whose fingerprint matches only its
     // own slot: the first match, picked without a branch (which bucket
     // holds a key is a coin toss a branch predictor would lose), so the
     // slot's load starts as soon as the fingerprints arrive.
     if masks != [0; 2] {
-        let (b, i) = first_match(place, masks);
-        let slot = shard.buckets.get(b)?.0.get(i)?;
+        let j = first_match(masks);
+        let g = c.get(j / PAIR)?;
         if V::TOUCH && place.touch {
             // Start the value's first line loading beside the key's.
-            std::hint::black_box(slot.val.touch());
+            std::hint::black_box(g.vals[j % PAIR].touch());
         }
-        if slot.key.as_ref() == Some(key) {
-            return Some((b, i));
+        if g.keys[j % PAIR].as_ref() == Some(key) {
+            return Some(j);
         }
     }
     // A fingerprint shared with another key: every match, in order.
     let [m0, m1] = masks;
-    let [b0, b1] = place.buckets;
-    for (b, mut mask) in [(b0, m0), (b1, m1)] {
+    for (base, mut mask) in [(0, m0), (WAYS, m1)] {
         while mask != 0 {
-            let i = (mask.trailing_zeros() / 16) as usize;
-            let slot = shard.buckets.get(b)?.0.get(i)?;
-            if slot.key.as_ref() == Some(key) {
-                return Some((b, i));
+            let j = base + (mask.trailing_zeros() / 16) as usize;
+            if c.get(j / PAIR)?.keys[j % PAIR].as_ref() == Some(key) {
+                return Some(j);
             }
             mask &= mask - 1;
         }
@@ -874,12 +915,6 @@ fn find<K: Eq, V: SlotValue>(shard: &Shard<K, V>, place: Place, key: &K) -> Opti
 
 /// The low 15 bits of each 16-bit lane.
 const LANE_LOW: u64 = 0x7fff_7fff_7fff_7fff;
-
-/// A bucket's four fingerprints as the 16-bit lanes of one word (one load).
-#[inline(always)]
-fn lanes(f: &Fps) -> u64 {
-    f.load(Relaxed)
-}
 
 /// Bit `16 * i + 15` set exactly where lane `i` of `x` is zero: no carry
 /// crosses a lane (`0x7fff + 0x7fff < 0x10000`), so there are no false
@@ -893,7 +928,7 @@ fn zero_lanes(x: u64) -> u64 {
 #[inline(always)]
 fn fp_words(fps: &[Fps], place: Place) -> [u64; 2] {
     let [b0, b1] = place.buckets;
-    let word = |b: usize| fps.get(b).map_or(0, lanes);
+    let word = |b: usize| fps.get(b).map_or(0, |f| f.load(Relaxed));
     [word(b0), word(b1)]
 }
 
@@ -907,34 +942,26 @@ fn matches(place: Place, [w0, w1]: [u64; 2]) -> [u64; 2] {
     [zero_lanes(w0 ^ all), zero_lanes(w1 ^ all)]
 }
 
-/// [`matches`] read from the shard (a bucket out of range has none).
+/// The first candidate slot whose fingerprint matches; with none, the
+/// second bucket's first. Selected with conditional moves, not a branch.
 #[inline(always)]
-fn fp_matches<K, V>(shard: &Shard<K, V>, place: Place) -> [u64; 2] {
-    matches(place, fp_words(&shard.fps, place))
-}
-
-/// The first slot whose fingerprint matches, as (bucket, way); with none,
-/// slot 0 of the second bucket. Selected with conditional moves, not a
-/// branch.
-#[inline(always)]
-fn first_match(place: Place, [m0, m1]: [u64; 2]) -> (usize, usize) {
-    let [b0, b1] = place.buckets;
+fn first_match([m0, m1]: [u64; 2]) -> usize {
     let second = m0 == 0;
-    let b = if second { b1 } else { b0 };
     let m = if second { m1 } else { m0 };
-    (b, (m.trailing_zeros() / 16) as usize % WAYS)
+    let base = if second { WAYS } else { 0 };
+    base + (m.trailing_zeros() / 16) as usize % WAYS
 }
 
-/// The first slot of both candidate buckets whose fingerprint is the key's,
-/// as (bucket, way), from their fingerprint words; `None` if none is.
-/// On x86-64 the eight lanes are compared at once with SSE2 (part of the
-/// x86-64 baseline; through `safe_arch`, as the workspace forbids
-/// `unsafe`): fewer instructions per lookup than the word-wide compare,
-/// which leaves room in the CPU's reorder window for the next lookup's
-/// cache miss to start while this one's is under way.
+/// The first candidate slot (`0..CANDS`: the first bucket's ways, then the
+/// second's) whose fingerprint is the key's, from their fingerprint
+/// words; `None` if none is. On x86-64 the eight lanes are compared at
+/// once with SSE2 (part of the x86-64 baseline; through `safe_arch`, as
+/// the workspace forbids `unsafe`): fewer instructions per lookup than the
+/// word-wide compare, which leaves room in the CPU's reorder window for
+/// the next lookup's cache miss to start while this one's is under way.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn first_hit(place: Place, [w0, w1]: [u64; 2]) -> Option<(usize, usize)> {
+fn first_hit(place: Place, [w0, w1]: [u64; 2]) -> Option<usize> {
     use safe_arch::{
         cmp_eq_mask_i16_m128i, move_mask_i8_m128i, set_i64_m128i, set_splat_i16_m128i,
     };
@@ -946,65 +973,60 @@ fn first_hit(place: Place, [w0, w1]: [u64; 2]) -> Option<(usize, usize)> {
     if bits == 0 {
         return None;
     }
-    let j = (bits.trailing_zeros() / 2) as usize;
-    let [b0, b1] = place.buckets;
-    let b = if j < WAYS { b0 } else { b1 };
-    Some((b, j % WAYS))
+    Some((bits.trailing_zeros() / 2) as usize % CANDS)
 }
 
 /// [`first_hit`] without SSE2: the word-wide compare (the only one on
 /// other targets; on x86-64 the tests hold both to the same model).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 #[inline(always)]
-fn first_hit_swar(place: Place, words: [u64; 2]) -> Option<(usize, usize)> {
+fn first_hit_swar(place: Place, words: [u64; 2]) -> Option<usize> {
     let masks = matches(place, words);
-    (masks != [0; 2]).then(|| first_match(place, masks))
+    (masks != [0; 2]).then(|| first_match(masks))
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 use first_hit_swar as first_hit;
 
-/// The slot a key probably lives in, from its buckets' fingerprint words:
-/// the first whose fingerprint matches; with none, a slot that the
-/// insertion will read anyway.
-#[inline(always)]
-fn likely_slot(place: Place, words: [u64; 2]) -> (usize, usize) {
-    let [_, b1] = place.buckets;
-    first_hit(place, words).unwrap_or((b1, 0))
-}
-
 #[inline(always)]
 fn get_in<K: Eq, V: SlotValue, R>(
-    shard: &mut Shard<K, V>,
+    c: &mut Cands<'_, K, V>,
+    fps: &[Fps],
     place: Place,
     key: &K,
     f: impl FnOnce(&mut V) -> R,
 ) -> Option<R> {
-    let (b, i) = find(shard, place, key)?;
-    let slot = shard.buckets.get_mut(b)?.0.get_mut(i)?;
-    Some(f(&mut slot.val))
+    let j = find(c, fps, place, key)?;
+    let g = c.get_mut(j / PAIR)?;
+    Some(f(&mut g.vals[j % PAIR]))
 }
 
 #[inline(always)]
 fn entry_in<K: Eq + Clone, V: SlotValue, R>(
-    shard: &mut Shard<K, V>,
+    c: &mut Cands<'_, K, V>,
+    fps: &[Fps],
+    evicted: &AtomicU64,
     place: Place,
     key: &K,
     now: Instant,
     f: impl FnOnce(&mut V, Found) -> R,
 ) -> R {
-    if let Some((b, i)) = find(shard, place, key) {
-        if let Some(slot) = shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)) {
-            return f(&mut slot.val, Found::Present);
+    if let Some(j) = find(c, fps, place, key) {
+        if let Some(g) = c.get_mut(j / PAIR) {
+            return f(&mut g.vals[j % PAIR], Found::Present);
         }
     }
-    insert_in(shard, place, key, now, f)
+    insert_in(c, fps, evicted, place, key, now, f)
 }
 
-/// The absent-key path, kept out of line so the lookup stays small.
+/// The absent-key path, kept out of line so the lookup stays small. All
+/// four candidate groups are held (locked or borrowed): nothing else
+/// writes their keys or their buckets' fingerprints meanwhile.
 #[inline(never)]
 fn insert_in<K: Eq + Clone, V: SlotValue, R>(
-    shard: &mut Shard<K, V>,
+    c: &mut Cands<'_, K, V>,
+    fps: &[Fps],
+    evicted: &AtomicU64,
     place: Place,
     key: &K,
     now: Instant,
@@ -1018,8 +1040,8 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
     // empty check reads only the fingerprints, not the values.
     let mut victim = None;
     let mut most_empty = 0;
-    for b in place.buckets {
-        let Some(fps) = shard.fps.get(b) else {
+    for (base, b) in [(0, place.buckets[0]), (WAYS, place.buckets[1])] {
+        let Some(fps) = fps.get(b) else {
             continue;
         };
         let w = fps.load(Relaxed);
@@ -1027,58 +1049,55 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
         if empty > most_empty {
             if let Some(i) = (0..WAYS).position(|i| lane(w, i) == 0) {
                 most_empty = empty;
-                victim = Some((b, i, Found::Inserted));
+                victim = Some((base + i, Found::Inserted));
             }
         }
     }
     if victim.is_none() {
         let mut best = u64::MAX;
         let mut most_idle = 0;
-        for b in place.buckets {
-            let Some(bucket) = shard.buckets.get(b) else {
-                continue;
-            };
+        for base in [0, WAYS] {
             let mut idle = 0;
             let mut first_idle = None;
-            for (i, slot) in bucket.0.iter().enumerate() {
-                if slot.val.is_idle(now) {
+            for j in base..base + WAYS {
+                let Some(g) = c.get(j / PAIR) else {
+                    continue;
+                };
+                let val = &g.vals[j % PAIR];
+                if val.is_idle(now) {
                     idle += 1;
-                    first_idle.get_or_insert(i);
+                    first_idle.get_or_insert(j);
                 } else if most_idle == 0 {
-                    let s = slot.val.keep_score(now);
+                    let s = val.keep_score(now);
                     if s < best {
                         best = s;
-                        victim = Some((b, i, Found::Evicted));
+                        victim = Some((j, Found::Evicted));
                     }
                 }
             }
-            if let Some(i) = first_idle {
+            if let Some(j) = first_idle {
                 if idle > most_idle {
                     most_idle = idle;
-                    victim = Some((b, i, Found::Inserted));
+                    victim = Some((j, Found::Inserted));
                 }
             }
         }
     }
-    let Some((b, i, found)) = victim else {
-        // Unreachable: the masks keep bucket indexes in range.
+    let Some((j, found)) = victim else {
+        // Unreachable: the candidate groups are all there.
         return f(&mut V::default(), Found::Inserted);
     };
     if found == Found::Evicted {
-        shard.evicted_live = shard.evicted_live.saturating_add(1);
+        evicted.fetch_add(1, Relaxed);
     }
-    let (Some(fps), Some(slot)) = (
-        shard.fps.get(b),
-        shard.buckets.get_mut(b).and_then(|w| w.0.get_mut(i)),
-    ) else {
+    let (Some(fps), Some(g)) = (fps.get(place.bucket(j)), c.get_mut(j / PAIR)) else {
         return f(&mut V::default(), Found::Inserted);
     };
-    fps.store(with_lane(fps.load(Relaxed), i, place.fp), Relaxed);
-    *slot = Slot {
-        val: V::default(),
-        key: Some(key.clone()),
-    };
-    f(&mut slot.val, found)
+    fps.store(with_lane(fps.load(Relaxed), j % WAYS, place.fp), Relaxed);
+    let p = j % PAIR;
+    g.keys[p] = Some(key.clone());
+    g.vals[p] = V::default();
+    f(&mut g.vals[p], found)
 }
 
 #[cfg(test)]
@@ -1157,6 +1176,89 @@ mod tests {
         }
     }
 
+    /// A rate level's bucket (an IP address key, an 8-byte time) is two
+    /// cache lines, each holding two slots and their lock: the locks cost
+    /// no memory.
+    #[test]
+    fn a_rate_bucket_is_two_lines_with_their_locks() {
+        assert_eq!(size_of::<Locked<IpAddr, crate::rate::Tat>>(), 64);
+        assert_eq!(size_of::<Bucket<IpAddr, crate::rate::Tat>>(), 128);
+    }
+
+    /// A key's two buckets are distinct and in range, whatever the size
+    /// (its slow path locks both buckets' groups: one bucket twice would
+    /// deadlock).
+    #[test]
+    fn a_keys_two_buckets_are_distinct() {
+        for capacity in (1..200).chain([1000, 4095, 65_536]) {
+            let map: BoundedMap<u32, Count> = BoundedMap::with_capacity(capacity);
+            for k in 0..2000u32 {
+                let [b0, b1] = map.place(&k).buckets;
+                assert!(
+                    b0 != b1 && (b0 as u64) < map.n && (b1 as u64) < map.n,
+                    "{capacity} {k}"
+                );
+            }
+        }
+    }
+
+    /// Four threads, each with keys of its own, on one small table whose
+    /// two-bit fingerprints make nearly every lookup take the locked path:
+    /// keys of different threads share buckets and groups, and are added,
+    /// counted, read and removed at once. Every read sees exactly what the
+    /// thread's own model holds: no update lost, no key in two slots.
+    #[test]
+    fn threads_sharing_groups_lose_nothing() {
+        let mut map: BoundedMap<u32, Count> = BoundedMap::with_capacity(600);
+        map.fp_mask = 0b11;
+        let map = &map;
+        let now = Instant::from_nanos(0);
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                s.spawn(move || {
+                    let mut model = [0u64; 50];
+                    let mut x = 0x9e37_79b9_u64 + u64::from(t);
+                    for _ in 0..20_000 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let i = (x % 50) as usize;
+                        let k = t * 1000 + i as u32;
+                        match (x >> 32) % 8 {
+                            0 => {
+                                assert_eq!(map.remove(&k), model[i] > 0);
+                                model[i] = 0;
+                            }
+                            1 => {
+                                let keys = [Some(k), Some(k ^ 1), None, Some(k)];
+                                map.entry_batch(&keys, now, |_, c, _| c.0 += 1);
+                                model[i] += 2;
+                                model[i ^ 1] += 1;
+                            }
+                            2 | 3 => {
+                                let want = (model[i] > 0).then_some(model[i]);
+                                assert_eq!(map.get(&k, |c| c.0), want, "key {k}");
+                            }
+                            _ => {
+                                let found = map.entry(&k, now, |c, found| {
+                                    c.0 += 1;
+                                    found
+                                });
+                                assert_eq!(found == Found::Present, model[i] > 0, "key {k}");
+                                model[i] += 1;
+                            }
+                        }
+                    }
+                    for (i, &n) in model.iter().enumerate() {
+                        let k = t * 1000 + i as u32;
+                        assert_eq!(map.get(&k, |c| c.0), (n > 0).then_some(n), "key {k}");
+                    }
+                });
+            }
+        });
+        assert_eq!(map.evictions(), 0);
+    }
+
     proptest! {
         /// The word-at-a-time fingerprint compare finds exactly the lanes
         /// a lane-by-lane compare finds: no false match, none missed.
@@ -1199,8 +1301,8 @@ mod tests {
             }
             let word = |lanes: &[u16]| lanes.iter().rev().fold(0u64, |w, &x| w << 16 | u64::from(x));
             let words = [word(&f[..WAYS]), word(&f[WAYS..])];
-            let place = Place { shard: 0, buckets: [b0, b1], fp, touch: false };
-            let want = f.iter().position(|&x| x == fp).map(|j| ([b0, b1][j / WAYS], j % WAYS));
+            let place = Place { buckets: [b0, b1], fp, touch: false };
+            let want = f.iter().position(|&x| x == fp);
             prop_assert_eq!(first_hit(place, words), want);
             prop_assert_eq!(first_hit_swar(place, words), want);
         }

@@ -155,7 +155,8 @@ fn ban_list_from_many_threads() {
     assert_eq!(seqs, (1..=THREADS * 200 + 1).collect::<Vec<_>>());
 }
 
-/// Batches (which lock several shards at once, in ascending order) beside
+/// Batches (which read every key's fingerprints and slot line before
+/// updating any, each under its own lock) beside
 /// single calls, on a table large enough to batch: no deadlock, and the
 /// counts add up exactly.
 #[test]
@@ -180,7 +181,7 @@ fn batches_and_single_calls_add_up_across_threads() {
                 let mut out = Vec::new();
                 let mut decisions = Vec::new();
                 for i in 0..PER_THREAD / 20 {
-                    // 20 keys spread over the shards, 10 shared by all
+                    // 20 keys spread over the table, 10 shared by all
                     // threads, each twice in the batch.
                     let keys: Vec<u64> = (0..10).chain(0..10).map(|k| k * 7919 + i % 3).collect();
                     if th % 2 == 0 {
