@@ -143,7 +143,9 @@ type GroupMutex<K, V> = spin::mutex::SpinMutex<Group<K, V>, spin::relax::Yield>;
 type GroupGuard<'a, K, V> = spin::mutex::SpinMutexGuard<'a, Group<K, V>>;
 
 /// A group behind its lock, cache-line aligned: the lock byte follows the
-/// keys, on the group's (last) line.
+/// group, in the padding of its last line when there is room (small
+/// values: one line in all), on a line of its own otherwise (a
+/// cache-line aligned value fills whole lines).
 #[repr(align(64))]
 struct Locked<K, V>(GroupMutex<K, V>);
 
