@@ -33,8 +33,10 @@
 //!   lock byte. For an IP address key and an 8-byte value (a rate level)
 //!   the two slots and their lock fill exactly one 64-byte line: the lock
 //!   costs no memory, and a lookup takes its lock on the very line it
-//!   reads. So two threads on distinct keys never write a line the other
-//!   wrote, except when their keys share a group; a lock per shard of the
+//!   reads. So two threads updating distinct keys never write a line the
+//!   other wrote, except when their keys share a group (adding or
+//!   removing a key also writes the dense fingerprint array); a lock per
+//!   shard of the
 //!   table (as DashMap and the first versions of this table had) is a line
 //!   that, on a table larger than the caches, the other core wrote last
 //!   about half the time, and moving it between the cores costs about what
