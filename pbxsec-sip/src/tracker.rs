@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +16,8 @@ use pbxsec_core::{
     canonical_ip,
 };
 use pbxsec_ratelimit::{
-    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, IpFold, Recidive,
-    SlotValue, Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
+    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, Recidive, SlotValue,
+    Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -460,6 +460,24 @@ impl Report {
             self.decisions.clear();
             self.decisions.push(Decision::Accept);
         }
+        self.recycle_events();
+    }
+
+    /// [`clear`](Self::clear), with `response` as the response decision.
+    #[inline(always)]
+    fn reset(&mut self, response: Decision) {
+        if let [first] = self.decisions.as_mut_slice() {
+            *first = response;
+        } else {
+            self.decisions.clear();
+            self.decisions.push(response);
+        }
+        self.recycle_events();
+    }
+
+    /// Moves the events to the spares (their memory is reused).
+    #[inline(always)]
+    fn recycle_events(&mut self) {
         if self.events.is_empty() {
             return;
         }
@@ -534,11 +552,12 @@ impl Report {
         e
     }
 
-    /// An event about the packet: its source, transport and the extension.
+    /// An event about the packet: its source (`ip`: the packet's source
+    /// address, canonical), transport and the extension.
     #[inline(always)]
-    fn packet_event(&mut self, p: &Packet, kind: EventKind, extension: Option<&str>) {
+    fn packet_event(&mut self, p: &Packet, ip: IpAddr, kind: EventKind, extension: Option<&str>) {
         let e = self.push_event(p.wall, kind, extension, None);
-        e.source_ip = Some(canonical_ip(p.source.ip()));
+        e.source_ip = Some(ip);
         e.source_port = Some(p.source.port());
         e.transport = Some(p.transport);
     }
@@ -1210,7 +1229,8 @@ pub struct Tracker {
     records: BoundedMap<IpAddr, SourceRecord>,
     bans: Arc<BanList<IpAddr>>,
     whitelist: Arc<Whitelist<IpAddr>>,
-    fold: IpFold,
+    /// The mask of an IPv6 source's `ipv6_prefix` (see [`fold`](Self::fold)).
+    v6_mask: u128,
     hasher: RandomState,
     timeout: Duration,
     max_open: usize,
@@ -1246,6 +1266,18 @@ impl TryFrom<TrackerConfig> for Tracker {
     fn try_from(config: TrackerConfig) -> TrackerResult<Self> {
         Self::new(config)
     }
+}
+
+/// What [`Tracker::front`] leaves to the rest of an observation.
+struct Front {
+    /// The packet's source address, canonical (for the events).
+    ip: IpAddr,
+    /// Its key (folded).
+    src: IpAddr,
+    /// The record's loads, when begun.
+    started: Option<Started<IpAddr>>,
+    /// The source is whitelisted (never counted).
+    listed: bool,
 }
 
 /// What one probe of a source's record decided, applied after it.
@@ -1515,7 +1547,9 @@ impl Tracker {
             records,
             whitelist: bans.whitelist(),
             bans,
-            fold: IpFold::new(32, config.ipv6_prefix),
+            v6_mask: u128::MAX
+                .checked_shl(128 - u32::from(config.ipv6_prefix))
+                .unwrap_or(0),
             hasher: RandomState::new(),
             timeout: config.challenge_timeout,
             max_open: config.max_open_challenges,
@@ -1529,6 +1563,18 @@ impl Tracker {
         &self.bans
     }
 
+    /// The key a source is counted and banned under, from its canonical
+    /// address: an IPv4 one whole, an IPv6 one cut to `ipv6_prefix`
+    /// (what `IpFold::new(32, ipv6_prefix).fold_ip` does, with the mask
+    /// computed once).
+    #[inline(always)]
+    fn fold(&self, canonical: IpAddr) -> IpAddr {
+        match canonical {
+            IpAddr::V4(_) => canonical,
+            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & self.v6_mask)),
+        }
+    }
+
     /// The keyed hash of an extension (never 0).
     fn ext_hash(&self, extension: &str) -> u64 {
         self.hasher.hash_one(extension).max(1)
@@ -1536,7 +1582,7 @@ impl Tracker {
 
     /// `true` when `extension` is locked for `source` at `now`.
     pub fn is_locked(&self, source: IpAddr, extension: &str, now: Instant) -> bool {
-        let src = self.fold.fold_ip(source);
+        let src = self.fold(canonical_ip(source));
         let ext = self.ext_hash(extension);
         self.records
             .get(&src, |r| r.locked(ext, now.as_nanos()))
@@ -1547,7 +1593,7 @@ impl Tracker {
     /// at least `nat.min_extensions` distinct extensions authenticated from
     /// it in the current or previous NAT period.
     pub fn is_shared_address(&self, source: IpAddr, now: Instant) -> bool {
-        let src = self.fold.fold_ip(source);
+        let src = self.fold(canonical_ip(source));
         let Some(nat) = self.rules.nat else {
             return false;
         };
@@ -1679,23 +1725,147 @@ impl Tracker {
     /// (plus the ban list check), and no allocation on the common path once
     /// the report has been used.
     pub fn observe_into(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
-        let src = self.fold.fold_ip(p.source.ip());
+        match seen {
+            // The common counted case (credentials checked), in a function
+            // of its own so that the others' code does not weigh on it.
+            Seen::Credentials { extension, outcome } => {
+                self.observe_credentials(p, extension, outcome, report);
+            }
+            _ => self.observe_other(p, seen, report),
+        }
+    }
+
+    /// What every observation does first: the source's key, the loads of
+    /// its record begun (`probes`: when the observation may read it), the
+    /// report cleared to `response`, the challenges due judged and the ban
+    /// list checked (`None`: banned, the report says `DropSilently`).
+    #[inline(always)]
+    fn front(
+        &mut self,
+        p: &Packet,
+        probes: bool,
+        response: Decision,
+        report: &mut Report,
+    ) -> Option<Front> {
+        // The source's canonical address (for the events) and its key.
+        let ip = canonical_ip(p.source.ip());
+        let src = self.fold(ip);
         // The record's loads first (with many sources, a cache miss), so
         // the work below that does not need it (the ban and whitelist
         // checks, the event, the response) runs while it is on its way.
-        let started = self.probes(seen).then(|| self.records.start_mut(&src));
-        let started = started.as_ref();
-        report.clear();
+        let started = probes.then(|| self.records.start_mut(&src));
+        report.reset(response);
         self.expire(p.now, p.wall, report);
         if self.bans.check(&src, p.now).is_banned() {
             report.set_response(Decision::DropSilently);
+            return None;
+        }
+        // One load when nothing is whitelisted (the usual case).
+        let listed = !self.whitelist.is_empty() && self.whitelist.contains(&src);
+        Some(Front {
+            ip,
+            src,
+            started,
+            listed,
+        })
+    }
+
+    /// [`observe_into`](Self::observe_into) for `Seen::Credentials`.
+    #[inline(always)]
+    fn observe_credentials(
+        &mut self,
+        p: &Packet,
+        extension: &str,
+        outcome: DigestOutcome,
+        report: &mut Report,
+    ) {
+        let response = match outcome {
+            DigestOutcome::Ok { .. } => Decision::Accept,
+            DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
+            DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
+            DigestOutcome::Malformed(_)
+            | DigestOutcome::RealmMismatch
+            | DigestOutcome::UriMismatch => Decision::Respond(Reject {
+                reason: RejectReason::BadRequest,
+                retry_after: None,
+            }),
+            _ => Decision::Challenge { stale: false },
+        };
+        let Some(Front {
+            ip,
+            src,
+            started,
+            listed,
+        }) = self.front(p, true, response, report)
+        else {
+            return;
+        };
+        let started = started.as_ref();
+        report.packet_event(p, ip, outcome.event_kind(), Some(extension));
+        if listed {
             return;
         }
-        let listed = self.whitelist.contains(&src);
+        let rules = &self.rules;
+        let now = p.now;
+        let failure = !outcome.is_ok()
+            && outcome != DigestOutcome::StaleNonce
+            && outcome != DigestOutcome::UnknownUser;
+        let needs_ext =
+            (outcome.is_ok() && rules.nat.is_some()) || (failure && rules.lockout.is_some());
+        let ext = needs_ext.then(|| self.ext_hash(extension));
+        let creates = (outcome.is_ok() && rules.nat.is_some())
+            || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
+            || (failure && (rules.failed.is_some() || rules.lockout.is_some()));
+        let out = if failure && creates {
+            // The common counted case (a wrong password), apart so
+            // that it stays small.
+            record_entry(&mut self.records, started, &src, now, |r, found| {
+                rules.failure(r, found, ext, now)
+            })
+        } else if creates {
+            record_entry(&mut self.records, started, &src, now, |r, found| {
+                r.created(found, now);
+                rules.credentials(r, outcome, failure, ext, now)
+            })
+        } else {
+            record_get(&mut self.records, started, &src, |r| {
+                rules.credentials(r, outcome, failure, ext, now)
+            })
+            .unwrap_or_default()
+        };
+        self.apply(src, Some(extension), out, p, report);
+    }
+
+    /// [`observe_into`](Self::observe_into) for everything but
+    /// `Seen::Credentials`.
+    #[inline(never)]
+    fn observe_other(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
         let forbidden = Decision::Respond(Reject {
             reason: RejectReason::Forbidden,
             retry_after: None,
         });
+        let response = match seen {
+            Seen::Request { .. } | Seen::ChallengeSent | Seen::Credentials { .. } => {
+                Decision::Accept
+            }
+            Seen::UnreadableCredentials { .. } => Decision::Respond(Reject {
+                reason: RejectReason::BadRequest,
+                retry_after: None,
+            }),
+            Seen::AddressNotAllowed { .. } | Seen::UserAgentNotAllowed { .. } => forbidden.clone(),
+            Seen::ForeignDomain => Decision::DropSilently,
+        };
+        let probes = self.probes(seen);
+        let Some(Front {
+            ip,
+            src,
+            started,
+            listed,
+        }) = self.front(p, probes, response, report)
+        else {
+            return;
+        };
+        let started = started.as_ref();
         let rules = &self.rules;
         let now = p.now;
         match seen {
@@ -1731,12 +1901,12 @@ impl Tracker {
                     report.set_response(Decision::DropSilently);
                 } else if out.is_locked {
                     report.set_response(forbidden);
-                    report.packet_event(p, EventKind::RequestNotAllowed, extension);
+                    report.packet_event(p, ip, EventKind::RequestNotAllowed, extension);
                     report.detail("extension locked for this source");
                 }
             }
             Seen::ChallengeSent => {
-                report.packet_event(p, EventKind::ChallengeSent, None);
+                report.packet_event(p, ip, EventKind::ChallengeSent, None);
                 if !listed && rules.unanswered.is_some() {
                     self.open_queue.push_back((now + self.timeout, src));
                     record_entry(&mut self.records, started, &src, now, |r, found| {
@@ -1746,58 +1916,10 @@ impl Tracker {
                     self.expire(now, p.wall, report);
                 }
             }
-            Seen::Credentials { extension, outcome } => {
-                report.packet_event(p, outcome.event_kind(), Some(extension));
-                let response = match outcome {
-                    DigestOutcome::Ok { .. } => Decision::Accept,
-                    DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
-                    DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
-                    DigestOutcome::Malformed(_)
-                    | DigestOutcome::RealmMismatch
-                    | DigestOutcome::UriMismatch => Decision::Respond(Reject {
-                        reason: RejectReason::BadRequest,
-                        retry_after: None,
-                    }),
-                    _ => Decision::Challenge { stale: false },
-                };
-                report.set_response(response);
-                if listed {
-                    return;
-                }
-                let failure = !outcome.is_ok()
-                    && outcome != DigestOutcome::StaleNonce
-                    && outcome != DigestOutcome::UnknownUser;
-                let needs_ext = (outcome.is_ok() && rules.nat.is_some())
-                    || (failure && rules.lockout.is_some());
-                let ext = needs_ext.then(|| self.ext_hash(extension));
-                let creates = (outcome.is_ok() && rules.nat.is_some())
-                    || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
-                    || (failure && (rules.failed.is_some() || rules.lockout.is_some()));
-                let out = if failure && creates {
-                    // The common counted case (a wrong password), apart so
-                    // that it stays small.
-                    record_entry(&mut self.records, started, &src, now, |r, found| {
-                        rules.failure(r, found, ext, now)
-                    })
-                } else if creates {
-                    record_entry(&mut self.records, started, &src, now, |r, found| {
-                        r.created(found, now);
-                        rules.credentials(r, outcome, failure, ext, now)
-                    })
-                } else {
-                    record_get(&mut self.records, started, &src, |r| {
-                        rules.credentials(r, outcome, failure, ext, now)
-                    })
-                    .unwrap_or_default()
-                };
-                self.apply(src, Some(extension), out, p, report);
-            }
+            // `observe_into` sends these to `observe_credentials`.
+            Seen::Credentials { .. } => {}
             Seen::UnreadableCredentials { extension } => {
-                report.set_response(Decision::Respond(Reject {
-                    reason: RejectReason::BadRequest,
-                    retry_after: None,
-                }));
-                report.packet_event(p, EventKind::RequestBadFormat, extension);
+                report.packet_event(p, ip, EventKind::RequestBadFormat, extension);
                 if listed {
                     return;
                 }
@@ -1816,8 +1938,7 @@ impl Tracker {
                 } else {
                     EventKind::RequestNotAllowed
                 };
-                report.set_response(forbidden);
-                report.packet_event(p, kind, Some(extension));
+                report.packet_event(p, ip, kind, Some(extension));
                 if !listed && rules.refused.is_some() {
                     let reached =
                         record_entry(&mut self.records, started, &src, now, |r, found| {
@@ -1831,8 +1952,7 @@ impl Tracker {
                 }
             }
             Seen::ForeignDomain => {
-                report.set_response(Decision::DropSilently);
-                report.packet_event(p, EventKind::UnknownDomain, None);
+                report.packet_event(p, ip, EventKind::UnknownDomain, None);
             }
         }
     }
@@ -1886,7 +2006,8 @@ impl Tracker {
                     extension: ext.to_owned(),
                     duration: lock_for,
                 });
-                report.packet_event(p, EventKind::ExtensionLocked, Some(ext));
+                let ip = canonical_ip(p.source.ip());
+                report.packet_event(p, ip, EventKind::ExtensionLocked, Some(ext));
                 report.set_response(Decision::Respond(Reject {
                     reason: RejectReason::Forbidden,
                     retry_after: Some(lock_for),
@@ -1999,6 +2120,35 @@ mod tests {
         assert!(ev.hit(&mut cold, Instant::from_nanos(4_019), low));
         assert_eq!(ev.total(), 0);
         assert_eq!(cold.as_ref().unwrap().spill.capacity(), 0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The tracker's own folding (mask computed once) is the ban
+        /// list's: `IpFold::new(32, ipv6_prefix)` of the canonical address.
+        #[test]
+        fn fold_is_ipfold_of_the_canonical_address(
+            prefix in 0u8..=128,
+            addrs in proptest::collection::vec((0u8..3, any::<u32>(), any::<u128>()), 1..16),
+        ) {
+            let tracker = Tracker::new(TrackerConfig {
+                ipv6_prefix: prefix,
+                capacity: 16,
+                max_open_challenges: 16,
+                ..TrackerConfig::default()
+            })
+            .unwrap();
+            let fold = pbxsec_ratelimit::IpFold::new(32, prefix);
+            for (kind, v4, bits) in addrs {
+                let ip = match kind {
+                    0 => IpAddr::V4(std::net::Ipv4Addr::from(v4)),
+                    1 => IpAddr::V6(std::net::Ipv4Addr::from(v4).to_ipv6_mapped()),
+                    _ => IpAddr::V6(Ipv6Addr::from_bits(bits)),
+                };
+                prop_assert_eq!(tracker.fold(canonical_ip(ip)), fold.fold_ip(ip));
+            }
+        }
     }
 
     #[test]
