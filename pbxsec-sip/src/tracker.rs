@@ -409,6 +409,11 @@ pub struct Report {
     spare: Vec<SecurityEvent>,
     /// String buffers of unset event fields.
     strings: Vec<String>,
+    /// The events of the observation under way: `events[..fresh]`. The
+    /// ones after them are the previous observation's, overwritten in place
+    /// by the next events and moved to the spares by
+    /// [`finish`](Self::finish) if not.
+    fresh: usize,
 }
 
 impl PartialEq for Report {
@@ -445,6 +450,7 @@ impl Report {
             events: Vec::new(),
             spare: Vec::new(),
             strings: Vec::new(),
+            fresh: 0,
         }
     }
 
@@ -460,10 +466,14 @@ impl Report {
             self.decisions.clear();
             self.decisions.push(Decision::Accept);
         }
-        self.recycle_events();
+        self.fresh = 0;
+        self.finish();
     }
 
-    /// [`clear`](Self::clear), with `response` as the response decision.
+    /// Starts an observation: `response` as the response decision, no
+    /// bans, no events yet (the previous observation's stay in `events`
+    /// until overwritten in place or moved to the spares by
+    /// [`finish`](Self::finish), which must end the observation).
     #[inline(always)]
     fn reset(&mut self, response: Decision) {
         if let [first] = self.decisions.as_mut_slice() {
@@ -472,21 +482,26 @@ impl Report {
             self.decisions.clear();
             self.decisions.push(response);
         }
-        self.recycle_events();
+        self.fresh = 0;
     }
 
-    /// Moves the events to the spares (their memory is reused).
+    /// Ends an observation: the previous observation's events that were
+    /// not overwritten go to the spares (their memory is reused).
     #[inline(always)]
-    fn recycle_events(&mut self) {
-        if self.events.is_empty() {
-            return;
+    fn finish(&mut self) {
+        if self.fresh < self.events.len() {
+            self.drop_stale();
         }
-        if self.spare.is_empty() {
+    }
+
+    #[inline(never)]
+    fn drop_stale(&mut self) {
+        if self.fresh == 0 && self.spare.is_empty() {
             std::mem::swap(&mut self.spare, &mut self.events);
         } else {
-            self.spare.append(&mut self.events);
-            self.spare.truncate(SPARE_STRINGS);
+            self.spare.extend(self.events.drain(self.fresh..));
         }
+        self.spare.truncate(SPARE_STRINGS);
     }
 
     /// The response decision (`Accept`, `Challenge`, `Respond` or
@@ -509,42 +524,36 @@ impl Report {
         }
     }
 
-    /// Appends an event (reusing a spare one in place) and sets its text
-    /// fields.
+    /// Appends an event (overwriting one of the previous observation's or a
+    /// spare one in place) and sets its fields.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // every field of the event
     fn push_event(
         &mut self,
         time: UnixTime,
         kind: EventKind,
+        transport: Option<Transport>,
+        source_ip: Option<IpAddr>,
+        source_port: Option<u16>,
         extension: Option<&str>,
         detail: Option<&str>,
     ) -> &mut SecurityEvent {
-        if self.events.is_empty() && !self.spare.is_empty() {
-            // The usual case (the first event of an observation): the
-            // spares become the events, without moving any of them.
-            std::mem::swap(&mut self.events, &mut self.spare);
-            let keep = self.events.len() - 1;
-            if keep > 0 {
-                self.spare.extend(self.events.drain(..keep));
-            }
-        } else if let Some(e) = self.spare.pop() {
-            self.events.push(e);
-        } else {
-            self.events
-                .push(SecurityEvent::new(time, kind, Service::Sip));
+        let i = self.fresh;
+        if i >= self.events.len() {
+            self.grow(time, kind);
         }
+        self.fresh = i + 1;
         let Self {
             events, strings, ..
         } = self;
-        let last = events.len() - 1;
-        let e = &mut events[last];
+        let e = &mut events[i];
         e.time = time;
         e.kind = kind;
         e.severity = kind.severity();
         e.service = Service::Sip;
-        e.transport = None;
-        e.source_ip = None;
-        e.source_port = None;
+        e.transport = transport;
+        e.source_ip = source_ip;
+        e.source_port = source_port;
         set_text(&mut e.tenant, None, strings);
         set_text(&mut e.user, None, strings);
         set_text(&mut e.extension, extension, strings);
@@ -552,25 +561,43 @@ impl Report {
         e
     }
 
+    /// One more event in `events` (a spare one, else a new one).
+    #[inline(never)]
+    fn grow(&mut self, time: UnixTime, kind: EventKind) {
+        let e = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| SecurityEvent::new(time, kind, Service::Sip));
+        self.events.push(e);
+    }
+
     /// An event about the packet: its source (`ip`: the packet's source
     /// address, canonical), transport and the extension.
     #[inline(always)]
     fn packet_event(&mut self, p: &Packet, ip: IpAddr, kind: EventKind, extension: Option<&str>) {
-        let e = self.push_event(p.wall, kind, extension, None);
-        e.source_ip = Some(ip);
-        e.source_port = Some(p.source.port());
-        e.transport = Some(p.transport);
+        self.push_event(
+            p.wall,
+            kind,
+            Some(p.transport),
+            Some(ip),
+            Some(p.source.port()),
+            extension,
+            None,
+        );
     }
 
     /// An event about a (folded) source address, with a detail.
     fn ip_event(&mut self, wall: UnixTime, kind: EventKind, ip: IpAddr, detail: Option<&str>) {
-        let e = self.push_event(wall, kind, None, detail);
-        e.source_ip = Some(canonical_ip(ip));
+        self.push_event(wall, kind, None, Some(canonical_ip(ip)), None, None, detail);
     }
 
     /// Sets the detail of the last event.
     fn detail(&mut self, detail: &str) {
-        if let Some(e) = self.events.last_mut() {
+        if let Some(e) = self
+            .fresh
+            .checked_sub(1)
+            .and_then(|i| self.events.get_mut(i))
+        {
             set_text(&mut e.detail, Some(detail), &mut self.strings);
         }
     }
@@ -1135,6 +1162,43 @@ impl SlotValue for SourceRecord {
     }
 }
 
+/// The response to credentials verified with `outcome` (before any ban or
+/// lock).
+#[inline(always)]
+fn credentials_response(outcome: DigestOutcome) -> Decision {
+    match outcome {
+        DigestOutcome::Ok { .. } => Decision::Accept,
+        DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
+        DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
+        DigestOutcome::Malformed(_) | DigestOutcome::RealmMismatch | DigestOutcome::UriMismatch => {
+            Decision::Respond(Reject {
+                reason: RejectReason::BadRequest,
+                retry_after: None,
+            })
+        }
+        _ => Decision::Challenge { stale: false },
+    }
+}
+
+/// The response to an observation before any ban, lock or count.
+fn first_response(seen: Seen<'_>) -> Decision {
+    match seen {
+        Seen::Request { .. } | Seen::ChallengeSent => Decision::Accept,
+        Seen::Credentials { outcome, .. } => credentials_response(outcome),
+        Seen::UnreadableCredentials { .. } => Decision::Respond(Reject {
+            reason: RejectReason::BadRequest,
+            retry_after: None,
+        }),
+        Seen::AddressNotAllowed { .. } | Seen::UserAgentNotAllowed { .. } => {
+            Decision::Respond(Reject {
+                reason: RejectReason::Forbidden,
+                retry_after: None,
+            })
+        }
+        Seen::ForeignDomain => Decision::DropSilently,
+    }
+}
+
 /// `records.entry_mut(src, ..)`, through the loads `started` began.
 #[inline(always)]
 fn record_entry<R>(
@@ -1268,14 +1332,13 @@ impl TryFrom<TrackerConfig> for Tracker {
     }
 }
 
-/// What [`Tracker::front`] leaves to the rest of an observation.
-struct Front {
+/// Who sent a packet, for the rest of an observation.
+#[derive(Clone, Copy)]
+struct At {
     /// The packet's source address, canonical (for the events).
     ip: IpAddr,
     /// Its key (folded).
     src: IpAddr,
-    /// The record's loads, when begun.
-    started: Option<Started<IpAddr>>,
     /// The source is whitelisted (never counted).
     listed: bool,
 }
@@ -1725,28 +1788,18 @@ impl Tracker {
     /// (plus the ban list check), and no allocation on the common path once
     /// the report has been used.
     pub fn observe_into(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
-        match seen {
-            // The common counted case (credentials checked), in a function
-            // of its own so that the others' code does not weigh on it.
-            Seen::Credentials { extension, outcome } => {
-                self.observe_credentials(p, extension, outcome, report);
-            }
-            _ => self.observe_other(p, seen, report),
-        }
+        self.observe_unfinished(p, seen, report);
+        report.finish();
     }
 
-    /// What every observation does first: the source's key, the loads of
-    /// its record begun (`probes`: when the observation may read it), the
-    /// report cleared to `response`, the challenges due judged and the ban
-    /// list checked (`None`: banned, the report says `DropSilently`).
+    /// [`observe_into`](Self::observe_into) but for the report's
+    /// [`finish`](Report::finish).
     #[inline(always)]
-    fn front(
-        &mut self,
-        p: &Packet,
-        probes: bool,
-        response: Decision,
-        report: &mut Report,
-    ) -> Option<Front> {
+    fn observe_unfinished(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
+        let (response, probes) = match seen {
+            Seen::Credentials { outcome, .. } => (credentials_response(outcome), true),
+            _ => (first_response(seen), self.probes(seen)),
+        };
         // The source's canonical address (for the events) and its key.
         let ip = canonical_ip(p.source.ip());
         let src = self.fold(ip);
@@ -1754,53 +1807,40 @@ impl Tracker {
         // the work below that does not need it (the ban and whitelist
         // checks, the event, the response) runs while it is on its way.
         let started = probes.then(|| self.records.start_mut(&src));
+        let started = started.as_ref();
         report.reset(response);
         self.expire(p.now, p.wall, report);
         if self.bans.check(&src, p.now).is_banned() {
             report.set_response(Decision::DropSilently);
-            return None;
+            return;
         }
         // One load when nothing is whitelisted (the usual case).
         let listed = !self.whitelist.is_empty() && self.whitelist.contains(&src);
-        Some(Front {
-            ip,
-            src,
-            started,
-            listed,
-        })
+        let at = At { ip, src, listed };
+        match seen {
+            // The common counted case (credentials checked); the others in
+            // a function of their own, so that their code does not weigh on
+            // it.
+            Seen::Credentials { extension, outcome } => {
+                self.observe_credentials(p, at, started, extension, outcome, report);
+            }
+            _ => self.observe_other(p, at, started, seen, report),
+        }
     }
 
-    /// [`observe_into`](Self::observe_into) for `Seen::Credentials`.
+    /// The rest of [`observe_into`](Self::observe_into) for
+    /// `Seen::Credentials`.
     #[inline(always)]
     fn observe_credentials(
         &mut self,
         p: &Packet,
+        at: At,
+        started: Option<&Started<IpAddr>>,
         extension: &str,
         outcome: DigestOutcome,
         report: &mut Report,
     ) {
-        let response = match outcome {
-            DigestOutcome::Ok { .. } => Decision::Accept,
-            DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
-            DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
-            DigestOutcome::Malformed(_)
-            | DigestOutcome::RealmMismatch
-            | DigestOutcome::UriMismatch => Decision::Respond(Reject {
-                reason: RejectReason::BadRequest,
-                retry_after: None,
-            }),
-            _ => Decision::Challenge { stale: false },
-        };
-        let Some(Front {
-            ip,
-            src,
-            started,
-            listed,
-        }) = self.front(p, true, response, report)
-        else {
-            return;
-        };
-        let started = started.as_ref();
+        let At { ip, src, listed } = at;
         report.packet_event(p, ip, outcome.event_kind(), Some(extension));
         if listed {
             return;
@@ -1836,36 +1876,18 @@ impl Tracker {
         self.apply(src, Some(extension), out, p, report);
     }
 
-    /// [`observe_into`](Self::observe_into) for everything but
+    /// The rest of [`observe_into`](Self::observe_into) for everything but
     /// `Seen::Credentials`.
     #[inline(never)]
-    fn observe_other(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
-        let forbidden = Decision::Respond(Reject {
-            reason: RejectReason::Forbidden,
-            retry_after: None,
-        });
-        let response = match seen {
-            Seen::Request { .. } | Seen::ChallengeSent | Seen::Credentials { .. } => {
-                Decision::Accept
-            }
-            Seen::UnreadableCredentials { .. } => Decision::Respond(Reject {
-                reason: RejectReason::BadRequest,
-                retry_after: None,
-            }),
-            Seen::AddressNotAllowed { .. } | Seen::UserAgentNotAllowed { .. } => forbidden.clone(),
-            Seen::ForeignDomain => Decision::DropSilently,
-        };
-        let probes = self.probes(seen);
-        let Some(Front {
-            ip,
-            src,
-            started,
-            listed,
-        }) = self.front(p, probes, response, report)
-        else {
-            return;
-        };
-        let started = started.as_ref();
+    fn observe_other(
+        &mut self,
+        p: &Packet,
+        at: At,
+        started: Option<&Started<IpAddr>>,
+        seen: Seen<'_>,
+        report: &mut Report,
+    ) {
+        let At { ip, src, listed } = at;
         let rules = &self.rules;
         let now = p.now;
         match seen {
@@ -1900,7 +1922,10 @@ impl Tracker {
                     self.ban(src, reason, now, p.wall, report);
                     report.set_response(Decision::DropSilently);
                 } else if out.is_locked {
-                    report.set_response(forbidden);
+                    report.set_response(Decision::Respond(Reject {
+                        reason: RejectReason::Forbidden,
+                        retry_after: None,
+                    }));
                     report.packet_event(p, ip, EventKind::RequestNotAllowed, extension);
                     report.detail("extension locked for this source");
                 }
