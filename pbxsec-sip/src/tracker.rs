@@ -1375,6 +1375,8 @@ struct Rules {
     flood: Option<Counted>,
     lockout: Option<(WindowLimit, Duration)>,
     nat: Option<NatRule>,
+    /// `failed` or `lockout` is on: a failed authentication is counted.
+    counts_failures: bool,
 }
 
 impl Rules {
@@ -1437,12 +1439,15 @@ impl Rules {
     /// A failed attempt against `ext` (if named): the lockout window, then
     /// the per-source failed-auth count.
     #[inline(always)]
-    fn failed(&self, rec: &mut SourceRecord, ext: Option<u64>, now: Instant, out: &mut Outcome) {
-        if let (Some(ext), Some(_)) = (ext, self.lockout) {
-            self.lockout_failed(rec, ext, now, out);
-        }
-        if self.count_failed(rec, now) {
-            out.ban = Some(BanReason::FailedAuth);
+    fn failed(&self, rec: &mut SourceRecord, ext: Option<u64>, now: Instant) -> Outcome {
+        let locked = match (ext, self.lockout) {
+            (Some(ext), Some(_)) => self.lockout_failed(rec, ext, now),
+            _ => false,
+        };
+        Outcome {
+            ban: self.count_failed(rec, now).then_some(BanReason::FailedAuth),
+            locked,
+            is_locked: false,
         }
     }
 
@@ -1474,7 +1479,7 @@ impl Rules {
                 out.ban = Some(BanReason::UnknownExtension);
             }
         } else if failure {
-            self.failed(r, ext, now, &mut out);
+            out = self.failed(r, ext, now);
         }
         out
     }
@@ -1493,14 +1498,14 @@ impl Rules {
         if r.answered < r.open {
             r.answered += 1;
         }
-        let mut out = Outcome::default();
-        self.failed(r, ext, now, &mut out);
-        out
+        self.failed(r, ext, now)
     }
 
-    /// The lockout window's part of [`failed`](Self::failed).
+    /// The lockout window's part of [`failed`](Self::failed): `true` when
+    /// the extension was locked for the source.
     #[inline(never)]
-    fn lockout_failed(&self, rec: &mut SourceRecord, ext: u64, now: Instant, out: &mut Outcome) {
+    fn lockout_failed(&self, rec: &mut SourceRecord, ext: u64, now: Instant) -> bool {
+        let mut locked_now = false;
         if let Some((limit, lock_for)) = self.lockout {
             let n = now.as_nanos();
             let mut keep = None;
@@ -1510,7 +1515,7 @@ impl Rules {
                     let locked =
                         n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
                     l.locked_until = l.locked_until.max(locked);
-                    out.locked = true;
+                    locked_now = true;
                     until = until.max(locked);
                 }
                 keep = Some(until);
@@ -1519,6 +1524,7 @@ impl Rules {
                 rec.keep_until(t);
             }
         }
+        locked_now
     }
 }
 
@@ -1604,6 +1610,7 @@ impl Tracker {
                 unanswered,
                 refused,
                 flood,
+                counts_failures: failed.is_some() || lockout.is_some(),
                 lockout,
                 nat,
             },
@@ -1847,22 +1854,44 @@ impl Tracker {
         }
         let rules = &self.rules;
         let now = p.now;
-        let failure = !outcome.is_ok()
-            && outcome != DigestOutcome::StaleNonce
-            && outcome != DigestOutcome::UnknownUser;
+        let failure = !matches!(
+            outcome,
+            DigestOutcome::Ok { .. } | DigestOutcome::StaleNonce | DigestOutcome::UnknownUser
+        );
+        let out = if failure && rules.counts_failures {
+            // The common counted case (a wrong password), apart so
+            // that it stays small.
+            let ext = rules.lockout.is_some().then(|| self.ext_hash(extension));
+            record_entry(&mut self.records, started, &src, now, move |r, found| {
+                rules.failure(r, found, ext, now)
+            })
+        } else {
+            self.other_credentials(src, started, extension, outcome, failure, now)
+        };
+        self.apply(src, Some(extension), out, p, report);
+    }
+
+    /// [`observe_credentials`](Self::observe_credentials) but for a
+    /// failure counted: a success, a stale nonce, an unknown user, or a
+    /// failure with no rule counting it.
+    #[inline(never)]
+    fn other_credentials(
+        &mut self,
+        src: IpAddr,
+        started: Option<&Started<IpAddr>>,
+        extension: &str,
+        outcome: DigestOutcome,
+        failure: bool,
+        now: Instant,
+    ) -> Outcome {
+        let rules = &self.rules;
         let needs_ext =
             (outcome.is_ok() && rules.nat.is_some()) || (failure && rules.lockout.is_some());
         let ext = needs_ext.then(|| self.ext_hash(extension));
         let creates = (outcome.is_ok() && rules.nat.is_some())
             || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
-            || (failure && (rules.failed.is_some() || rules.lockout.is_some()));
-        let out = if failure && creates {
-            // The common counted case (a wrong password), apart so
-            // that it stays small.
-            record_entry(&mut self.records, started, &src, now, |r, found| {
-                rules.failure(r, found, ext, now)
-            })
-        } else if creates {
+            || (failure && rules.counts_failures);
+        if creates {
             record_entry(&mut self.records, started, &src, now, |r, found| {
                 r.created(found, now);
                 rules.credentials(r, outcome, failure, ext, now)
@@ -1872,8 +1901,7 @@ impl Tracker {
                 rules.credentials(r, outcome, failure, ext, now)
             })
             .unwrap_or_default()
-        };
-        self.apply(src, Some(extension), out, p, report);
+        }
     }
 
     /// The rest of [`observe_into`](Self::observe_into) for everything but
