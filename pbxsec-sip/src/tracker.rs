@@ -885,12 +885,19 @@ impl Events {
     /// inline, moves the oldest spilled events inline and goes on.
     #[inline(always)]
     fn prune(&mut self, cold: &mut Option<Box<Cold>>, now: u64, window: u64) {
+        // An event at `t` has left the window when `now - t >= window`
+        // (saturating): when `now >= window`, exactly when `t <= cut`;
+        // before, none has (nor is anything spilled with the inline ring
+        // empty: see the invariant).
+        let Some(cut) = now.checked_sub(window) else {
+            return;
+        };
         // Head and length in registers while dropping (one store each).
         let (mut head, mut len) = (usize::from(self.head), usize::from(self.len));
         loop {
             while len > 0 {
                 match self.inline.get(head) {
-                    Some(&t) if now.saturating_sub(t) >= window => {
+                    Some(&t) if t <= cut => {
                         head = if head + 1 == INLINE_EVENTS {
                             0
                         } else {
@@ -1871,9 +1878,9 @@ impl Tracker {
         self.apply(src, Some(extension), out, p, report);
     }
 
-    /// [`observe_credentials`](Self::observe_credentials) but for a
-    /// failure counted: a success, a stale nonce, an unknown user, or a
-    /// failure with no rule counting it.
+    /// The rest of [`observe_credentials`](Self::observe_credentials) for
+    /// everything but a counted failure: a success, a stale nonce, an
+    /// unknown user, or a failure that no rule counts.
     #[inline(never)]
     fn other_credentials(
         &mut self,
@@ -2106,6 +2113,8 @@ mod tests {
         fn events_match_the_exact_model(
             limit in 1u32..=70,
             window in 1u64..=2_000,
+            // Also from the clock's start, where `now` is below the window.
+            start in prop_oneof![Just(0u64), 0u64..=3_000, Just(1_000_000)],
             steps in proptest::collection::vec(
                 prop_oneof![4 => 0u64..=20, 2 => 0u64..=400, 1 => 0u64..=5_000],
                 0..400,
@@ -2115,7 +2124,7 @@ mod tests {
             let mut ev = Events::default();
             let mut cold: Option<Box<Cold>> = None;
             let mut model = Vec::new();
-            let mut now = 1_000_000u64;
+            let mut now = start;
             for step in steps {
                 now += step;
                 let want = model_hit(&mut model, now, u64::from(limit), window);
