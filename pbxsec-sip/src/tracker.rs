@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +16,8 @@ use pbxsec_core::{
     canonical_ip,
 };
 use pbxsec_ratelimit::{
-    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, IpFold, Recidive,
-    SlotValue, Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
+    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, Recidive, SlotValue,
+    Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -409,6 +409,11 @@ pub struct Report {
     spare: Vec<SecurityEvent>,
     /// String buffers of unset event fields.
     strings: Vec<String>,
+    /// The events of the observation under way: `events[..fresh]`. The
+    /// ones after them are the previous observation's, overwritten in place
+    /// by the next events and moved to the spares by
+    /// [`finish`](Self::finish) if not.
+    fresh: usize,
 }
 
 impl PartialEq for Report {
@@ -445,6 +450,7 @@ impl Report {
             events: Vec::new(),
             spare: Vec::new(),
             strings: Vec::new(),
+            fresh: 0,
         }
     }
 
@@ -460,15 +466,42 @@ impl Report {
             self.decisions.clear();
             self.decisions.push(Decision::Accept);
         }
-        if self.events.is_empty() {
-            return;
+        self.fresh = 0;
+        self.finish();
+    }
+
+    /// Starts an observation: `response` as the response decision, no
+    /// bans, no events yet (the previous observation's stay in `events`
+    /// until overwritten in place or moved to the spares by
+    /// [`finish`](Self::finish), which must end the observation).
+    #[inline(always)]
+    fn reset(&mut self, response: Decision) {
+        if let [first] = self.decisions.as_mut_slice() {
+            *first = response;
+        } else {
+            self.decisions.clear();
+            self.decisions.push(response);
         }
-        if self.spare.is_empty() {
+        self.fresh = 0;
+    }
+
+    /// Ends an observation: the previous observation's events that were
+    /// not overwritten go to the spares (their memory is reused).
+    #[inline(always)]
+    fn finish(&mut self) {
+        if self.fresh < self.events.len() {
+            self.drop_stale();
+        }
+    }
+
+    #[inline(never)]
+    fn drop_stale(&mut self) {
+        if self.fresh == 0 && self.spare.is_empty() {
             std::mem::swap(&mut self.spare, &mut self.events);
         } else {
-            self.spare.append(&mut self.events);
-            self.spare.truncate(SPARE_STRINGS);
+            self.spare.extend(self.events.drain(self.fresh..));
         }
+        self.spare.truncate(SPARE_STRINGS);
     }
 
     /// The response decision (`Accept`, `Challenge`, `Respond` or
@@ -491,42 +524,36 @@ impl Report {
         }
     }
 
-    /// Appends an event (reusing a spare one in place) and sets its text
-    /// fields.
+    /// Appends an event (overwriting one of the previous observation's or a
+    /// spare one in place) and sets its fields.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // every field of the event
     fn push_event(
         &mut self,
         time: UnixTime,
         kind: EventKind,
+        transport: Option<Transport>,
+        source_ip: Option<IpAddr>,
+        source_port: Option<u16>,
         extension: Option<&str>,
         detail: Option<&str>,
     ) -> &mut SecurityEvent {
-        if self.events.is_empty() && !self.spare.is_empty() {
-            // The usual case (the first event of an observation): the
-            // spares become the events, without moving any of them.
-            std::mem::swap(&mut self.events, &mut self.spare);
-            let keep = self.events.len() - 1;
-            if keep > 0 {
-                self.spare.extend(self.events.drain(..keep));
-            }
-        } else if let Some(e) = self.spare.pop() {
-            self.events.push(e);
-        } else {
-            self.events
-                .push(SecurityEvent::new(time, kind, Service::Sip));
+        let i = self.fresh;
+        if i >= self.events.len() {
+            self.grow(time, kind);
         }
+        self.fresh = i + 1;
         let Self {
             events, strings, ..
         } = self;
-        let last = events.len() - 1;
-        let e = &mut events[last];
+        let e = &mut events[i];
         e.time = time;
         e.kind = kind;
         e.severity = kind.severity();
         e.service = Service::Sip;
-        e.transport = None;
-        e.source_ip = None;
-        e.source_port = None;
+        e.transport = transport;
+        e.source_ip = source_ip;
+        e.source_port = source_port;
         set_text(&mut e.tenant, None, strings);
         set_text(&mut e.user, None, strings);
         set_text(&mut e.extension, extension, strings);
@@ -534,24 +561,43 @@ impl Report {
         e
     }
 
-    /// An event about the packet: its source, transport and the extension.
+    /// One more event in `events` (a spare one, else a new one).
+    #[inline(never)]
+    fn grow(&mut self, time: UnixTime, kind: EventKind) {
+        let e = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| SecurityEvent::new(time, kind, Service::Sip));
+        self.events.push(e);
+    }
+
+    /// An event about the packet: its source (`ip`: the packet's source
+    /// address, canonical), transport and the extension.
     #[inline(always)]
-    fn packet_event(&mut self, p: &Packet, kind: EventKind, extension: Option<&str>) {
-        let e = self.push_event(p.wall, kind, extension, None);
-        e.source_ip = Some(canonical_ip(p.source.ip()));
-        e.source_port = Some(p.source.port());
-        e.transport = Some(p.transport);
+    fn packet_event(&mut self, p: &Packet, ip: IpAddr, kind: EventKind, extension: Option<&str>) {
+        self.push_event(
+            p.wall,
+            kind,
+            Some(p.transport),
+            Some(ip),
+            Some(p.source.port()),
+            extension,
+            None,
+        );
     }
 
     /// An event about a (folded) source address, with a detail.
     fn ip_event(&mut self, wall: UnixTime, kind: EventKind, ip: IpAddr, detail: Option<&str>) {
-        let e = self.push_event(wall, kind, None, detail);
-        e.source_ip = Some(canonical_ip(ip));
+        self.push_event(wall, kind, None, Some(canonical_ip(ip)), None, None, detail);
     }
 
     /// Sets the detail of the last event.
     fn detail(&mut self, detail: &str) {
-        if let Some(e) = self.events.last_mut() {
+        if let Some(e) = self
+            .fresh
+            .checked_sub(1)
+            .and_then(|i| self.events.get_mut(i))
+        {
             set_text(&mut e.detail, Some(detail), &mut self.strings);
         }
     }
@@ -839,12 +885,19 @@ impl Events {
     /// inline, moves the oldest spilled events inline and goes on.
     #[inline(always)]
     fn prune(&mut self, cold: &mut Option<Box<Cold>>, now: u64, window: u64) {
+        // An event at `t` has left the window when `now - t >= window`
+        // (saturating): when `now >= window`, exactly when `t <= cut`;
+        // before, none has (nor is anything spilled with the inline ring
+        // empty: see the invariant).
+        let Some(cut) = now.checked_sub(window) else {
+            return;
+        };
         // Head and length in registers while dropping (one store each).
         let (mut head, mut len) = (usize::from(self.head), usize::from(self.len));
         loop {
             while len > 0 {
                 match self.inline.get(head) {
-                    Some(&t) if now.saturating_sub(t) >= window => {
+                    Some(&t) if t <= cut => {
                         head = if head + 1 == INLINE_EVENTS {
                             0
                         } else {
@@ -1116,6 +1169,43 @@ impl SlotValue for SourceRecord {
     }
 }
 
+/// The response to credentials verified with `outcome` (before any ban or
+/// lock).
+#[inline(always)]
+fn credentials_response(outcome: DigestOutcome) -> Decision {
+    match outcome {
+        DigestOutcome::Ok { .. } => Decision::Accept,
+        DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
+        DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
+        DigestOutcome::Malformed(_) | DigestOutcome::RealmMismatch | DigestOutcome::UriMismatch => {
+            Decision::Respond(Reject {
+                reason: RejectReason::BadRequest,
+                retry_after: None,
+            })
+        }
+        _ => Decision::Challenge { stale: false },
+    }
+}
+
+/// The response to an observation before any ban, lock or count.
+fn first_response(seen: Seen<'_>) -> Decision {
+    match seen {
+        Seen::Request { .. } | Seen::ChallengeSent => Decision::Accept,
+        Seen::Credentials { outcome, .. } => credentials_response(outcome),
+        Seen::UnreadableCredentials { .. } => Decision::Respond(Reject {
+            reason: RejectReason::BadRequest,
+            retry_after: None,
+        }),
+        Seen::AddressNotAllowed { .. } | Seen::UserAgentNotAllowed { .. } => {
+            Decision::Respond(Reject {
+                reason: RejectReason::Forbidden,
+                retry_after: None,
+            })
+        }
+        Seen::ForeignDomain => Decision::DropSilently,
+    }
+}
+
 /// `records.entry_mut(src, ..)`, through the loads `started` began.
 #[inline(always)]
 fn record_entry<R>(
@@ -1210,7 +1300,8 @@ pub struct Tracker {
     records: BoundedMap<IpAddr, SourceRecord>,
     bans: Arc<BanList<IpAddr>>,
     whitelist: Arc<Whitelist<IpAddr>>,
-    fold: IpFold,
+    /// The mask of an IPv6 source's `ipv6_prefix` (see [`fold`](Self::fold)).
+    v6_mask: u128,
     hasher: RandomState,
     timeout: Duration,
     max_open: usize,
@@ -1248,6 +1339,17 @@ impl TryFrom<TrackerConfig> for Tracker {
     }
 }
 
+/// Who sent a packet, for the rest of an observation.
+#[derive(Clone, Copy)]
+struct At {
+    /// The packet's source address, canonical (for the events).
+    ip: IpAddr,
+    /// Its key (folded).
+    src: IpAddr,
+    /// The source is whitelisted (never counted).
+    listed: bool,
+}
+
 /// What one probe of a source's record decided, applied after it.
 #[derive(Clone, Copy, Default)]
 struct Outcome {
@@ -1280,6 +1382,8 @@ struct Rules {
     flood: Option<Counted>,
     lockout: Option<(WindowLimit, Duration)>,
     nat: Option<NatRule>,
+    /// `failed` or `lockout` is on: a failed authentication is counted.
+    counts_failures: bool,
 }
 
 impl Rules {
@@ -1342,12 +1446,15 @@ impl Rules {
     /// A failed attempt against `ext` (if named): the lockout window, then
     /// the per-source failed-auth count.
     #[inline(always)]
-    fn failed(&self, rec: &mut SourceRecord, ext: Option<u64>, now: Instant, out: &mut Outcome) {
-        if let (Some(ext), Some(_)) = (ext, self.lockout) {
-            self.lockout_failed(rec, ext, now, out);
-        }
-        if self.count_failed(rec, now) {
-            out.ban = Some(BanReason::FailedAuth);
+    fn failed(&self, rec: &mut SourceRecord, ext: Option<u64>, now: Instant) -> Outcome {
+        let locked = match (ext, self.lockout) {
+            (Some(ext), Some(_)) => self.lockout_failed(rec, ext, now),
+            _ => false,
+        };
+        Outcome {
+            ban: self.count_failed(rec, now).then_some(BanReason::FailedAuth),
+            locked,
+            is_locked: false,
         }
     }
 
@@ -1379,7 +1486,7 @@ impl Rules {
                 out.ban = Some(BanReason::UnknownExtension);
             }
         } else if failure {
-            self.failed(r, ext, now, &mut out);
+            out = self.failed(r, ext, now);
         }
         out
     }
@@ -1398,14 +1505,14 @@ impl Rules {
         if r.answered < r.open {
             r.answered += 1;
         }
-        let mut out = Outcome::default();
-        self.failed(r, ext, now, &mut out);
-        out
+        self.failed(r, ext, now)
     }
 
-    /// The lockout window's part of [`failed`](Self::failed).
+    /// The lockout window's part of [`failed`](Self::failed): `true` when
+    /// the extension was locked for the source.
     #[inline(never)]
-    fn lockout_failed(&self, rec: &mut SourceRecord, ext: u64, now: Instant, out: &mut Outcome) {
+    fn lockout_failed(&self, rec: &mut SourceRecord, ext: u64, now: Instant) -> bool {
+        let mut locked_now = false;
         if let Some((limit, lock_for)) = self.lockout {
             let n = now.as_nanos();
             let mut keep = None;
@@ -1415,7 +1522,7 @@ impl Rules {
                     let locked =
                         n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
                     l.locked_until = l.locked_until.max(locked);
-                    out.locked = true;
+                    locked_now = true;
                     until = until.max(locked);
                 }
                 keep = Some(until);
@@ -1424,6 +1531,7 @@ impl Rules {
                 rec.keep_until(t);
             }
         }
+        locked_now
     }
 }
 
@@ -1509,13 +1617,16 @@ impl Tracker {
                 unanswered,
                 refused,
                 flood,
+                counts_failures: failed.is_some() || lockout.is_some(),
                 lockout,
                 nat,
             },
             records,
             whitelist: bans.whitelist(),
             bans,
-            fold: IpFold::new(32, config.ipv6_prefix),
+            v6_mask: u128::MAX
+                .checked_shl(128 - u32::from(config.ipv6_prefix))
+                .unwrap_or(0),
             hasher: RandomState::new(),
             timeout: config.challenge_timeout,
             max_open: config.max_open_challenges,
@@ -1529,6 +1640,18 @@ impl Tracker {
         &self.bans
     }
 
+    /// The key a source is counted and banned under, from its canonical
+    /// address: an IPv4 one whole, an IPv6 one cut to `ipv6_prefix`
+    /// (what `IpFold::new(32, ipv6_prefix).fold_ip` does, with the mask
+    /// computed once).
+    #[inline(always)]
+    fn fold(&self, canonical: IpAddr) -> IpAddr {
+        match canonical {
+            IpAddr::V4(_) => canonical,
+            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & self.v6_mask)),
+        }
+    }
+
     /// The keyed hash of an extension (never 0).
     fn ext_hash(&self, extension: &str) -> u64 {
         self.hasher.hash_one(extension).max(1)
@@ -1536,7 +1659,7 @@ impl Tracker {
 
     /// `true` when `extension` is locked for `source` at `now`.
     pub fn is_locked(&self, source: IpAddr, extension: &str, now: Instant) -> bool {
-        let src = self.fold.fold_ip(source);
+        let src = self.fold(canonical_ip(source));
         let ext = self.ext_hash(extension);
         self.records
             .get(&src, |r| r.locked(ext, now.as_nanos()))
@@ -1547,7 +1670,7 @@ impl Tracker {
     /// at least `nat.min_extensions` distinct extensions authenticated from
     /// it in the current or previous NAT period.
     pub fn is_shared_address(&self, source: IpAddr, now: Instant) -> bool {
-        let src = self.fold.fold_ip(source);
+        let src = self.fold(canonical_ip(source));
         let Some(nat) = self.rules.nat else {
             return false;
         };
@@ -1679,23 +1802,127 @@ impl Tracker {
     /// (plus the ban list check), and no allocation on the common path once
     /// the report has been used.
     pub fn observe_into(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
-        let src = self.fold.fold_ip(p.source.ip());
+        self.observe_unfinished(p, seen, report);
+        report.finish();
+    }
+
+    /// [`observe_into`](Self::observe_into) but for the report's
+    /// [`finish`](Report::finish).
+    #[inline(always)]
+    fn observe_unfinished(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
+        let (response, probes) = match seen {
+            Seen::Credentials { outcome, .. } => (credentials_response(outcome), true),
+            _ => (first_response(seen), self.probes(seen)),
+        };
+        // The source's canonical address (for the events) and its key.
+        let ip = canonical_ip(p.source.ip());
+        let src = self.fold(ip);
         // The record's loads first (with many sources, a cache miss), so
         // the work below that does not need it (the ban and whitelist
         // checks, the event, the response) runs while it is on its way.
-        let started = self.probes(seen).then(|| self.records.start_mut(&src));
+        let started = probes.then(|| self.records.start_mut(&src));
         let started = started.as_ref();
-        report.clear();
+        report.reset(response);
         self.expire(p.now, p.wall, report);
         if self.bans.check(&src, p.now).is_banned() {
             report.set_response(Decision::DropSilently);
             return;
         }
-        let listed = self.whitelist.contains(&src);
-        let forbidden = Decision::Respond(Reject {
-            reason: RejectReason::Forbidden,
-            retry_after: None,
-        });
+        // One load when nothing is whitelisted (the usual case).
+        let listed = !self.whitelist.is_empty() && self.whitelist.contains(&src);
+        let at = At { ip, src, listed };
+        match seen {
+            // The common counted case (credentials checked); the others in
+            // a function of their own, so that their code does not weigh on
+            // it.
+            Seen::Credentials { extension, outcome } => {
+                self.observe_credentials(p, at, started, extension, outcome, report);
+            }
+            _ => self.observe_other(p, at, started, seen, report),
+        }
+    }
+
+    /// The rest of [`observe_into`](Self::observe_into) for
+    /// `Seen::Credentials`.
+    #[inline(always)]
+    fn observe_credentials(
+        &mut self,
+        p: &Packet,
+        at: At,
+        started: Option<&Started<IpAddr>>,
+        extension: &str,
+        outcome: DigestOutcome,
+        report: &mut Report,
+    ) {
+        let At { ip, src, listed } = at;
+        report.packet_event(p, ip, outcome.event_kind(), Some(extension));
+        if listed {
+            return;
+        }
+        let rules = &self.rules;
+        let now = p.now;
+        let failure = !matches!(
+            outcome,
+            DigestOutcome::Ok { .. } | DigestOutcome::StaleNonce | DigestOutcome::UnknownUser
+        );
+        let out = if failure && rules.counts_failures {
+            // The common counted case (a wrong password), apart so
+            // that it stays small.
+            let ext = rules.lockout.is_some().then(|| self.ext_hash(extension));
+            record_entry(&mut self.records, started, &src, now, move |r, found| {
+                rules.failure(r, found, ext, now)
+            })
+        } else {
+            self.other_credentials(src, started, extension, outcome, failure, now)
+        };
+        self.apply(src, Some(extension), out, p, report);
+    }
+
+    /// The rest of [`observe_credentials`](Self::observe_credentials) for
+    /// everything but a counted failure: a success, a stale nonce, an
+    /// unknown user, or a failure that no rule counts.
+    #[inline(never)]
+    fn other_credentials(
+        &mut self,
+        src: IpAddr,
+        started: Option<&Started<IpAddr>>,
+        extension: &str,
+        outcome: DigestOutcome,
+        failure: bool,
+        now: Instant,
+    ) -> Outcome {
+        let rules = &self.rules;
+        let needs_ext =
+            (outcome.is_ok() && rules.nat.is_some()) || (failure && rules.lockout.is_some());
+        let ext = needs_ext.then(|| self.ext_hash(extension));
+        let creates = (outcome.is_ok() && rules.nat.is_some())
+            || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
+            || (failure && rules.counts_failures);
+        if creates {
+            record_entry(&mut self.records, started, &src, now, |r, found| {
+                r.created(found, now);
+                rules.credentials(r, outcome, failure, ext, now)
+            })
+        } else {
+            record_get(&mut self.records, started, &src, |r| {
+                rules.credentials(r, outcome, failure, ext, now)
+            })
+            .unwrap_or_default()
+        }
+    }
+
+    /// The rest of [`observe_into`](Self::observe_into) for everything but
+    /// `Seen::Credentials`.
+    #[inline(never)]
+    fn observe_other(
+        &mut self,
+        p: &Packet,
+        at: At,
+        started: Option<&Started<IpAddr>>,
+        seen: Seen<'_>,
+        report: &mut Report,
+    ) {
+        let At { ip, src, listed } = at;
         let rules = &self.rules;
         let now = p.now;
         match seen {
@@ -1730,13 +1957,16 @@ impl Tracker {
                     self.ban(src, reason, now, p.wall, report);
                     report.set_response(Decision::DropSilently);
                 } else if out.is_locked {
-                    report.set_response(forbidden);
-                    report.packet_event(p, EventKind::RequestNotAllowed, extension);
+                    report.set_response(Decision::Respond(Reject {
+                        reason: RejectReason::Forbidden,
+                        retry_after: None,
+                    }));
+                    report.packet_event(p, ip, EventKind::RequestNotAllowed, extension);
                     report.detail("extension locked for this source");
                 }
             }
             Seen::ChallengeSent => {
-                report.packet_event(p, EventKind::ChallengeSent, None);
+                report.packet_event(p, ip, EventKind::ChallengeSent, None);
                 if !listed && rules.unanswered.is_some() {
                     self.open_queue.push_back((now + self.timeout, src));
                     record_entry(&mut self.records, started, &src, now, |r, found| {
@@ -1746,58 +1976,10 @@ impl Tracker {
                     self.expire(now, p.wall, report);
                 }
             }
-            Seen::Credentials { extension, outcome } => {
-                report.packet_event(p, outcome.event_kind(), Some(extension));
-                let response = match outcome {
-                    DigestOutcome::Ok { .. } => Decision::Accept,
-                    DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
-                    DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
-                    DigestOutcome::Malformed(_)
-                    | DigestOutcome::RealmMismatch
-                    | DigestOutcome::UriMismatch => Decision::Respond(Reject {
-                        reason: RejectReason::BadRequest,
-                        retry_after: None,
-                    }),
-                    _ => Decision::Challenge { stale: false },
-                };
-                report.set_response(response);
-                if listed {
-                    return;
-                }
-                let failure = !outcome.is_ok()
-                    && outcome != DigestOutcome::StaleNonce
-                    && outcome != DigestOutcome::UnknownUser;
-                let needs_ext = (outcome.is_ok() && rules.nat.is_some())
-                    || (failure && rules.lockout.is_some());
-                let ext = needs_ext.then(|| self.ext_hash(extension));
-                let creates = (outcome.is_ok() && rules.nat.is_some())
-                    || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
-                    || (failure && (rules.failed.is_some() || rules.lockout.is_some()));
-                let out = if failure && creates {
-                    // The common counted case (a wrong password), apart so
-                    // that it stays small.
-                    record_entry(&mut self.records, started, &src, now, |r, found| {
-                        rules.failure(r, found, ext, now)
-                    })
-                } else if creates {
-                    record_entry(&mut self.records, started, &src, now, |r, found| {
-                        r.created(found, now);
-                        rules.credentials(r, outcome, failure, ext, now)
-                    })
-                } else {
-                    record_get(&mut self.records, started, &src, |r| {
-                        rules.credentials(r, outcome, failure, ext, now)
-                    })
-                    .unwrap_or_default()
-                };
-                self.apply(src, Some(extension), out, p, report);
-            }
+            // `observe_into` sends these to `observe_credentials`.
+            Seen::Credentials { .. } => {}
             Seen::UnreadableCredentials { extension } => {
-                report.set_response(Decision::Respond(Reject {
-                    reason: RejectReason::BadRequest,
-                    retry_after: None,
-                }));
-                report.packet_event(p, EventKind::RequestBadFormat, extension);
+                report.packet_event(p, ip, EventKind::RequestBadFormat, extension);
                 if listed {
                     return;
                 }
@@ -1816,8 +1998,7 @@ impl Tracker {
                 } else {
                     EventKind::RequestNotAllowed
                 };
-                report.set_response(forbidden);
-                report.packet_event(p, kind, Some(extension));
+                report.packet_event(p, ip, kind, Some(extension));
                 if !listed && rules.refused.is_some() {
                     let reached =
                         record_entry(&mut self.records, started, &src, now, |r, found| {
@@ -1831,8 +2012,7 @@ impl Tracker {
                 }
             }
             Seen::ForeignDomain => {
-                report.set_response(Decision::DropSilently);
-                report.packet_event(p, EventKind::UnknownDomain, None);
+                report.packet_event(p, ip, EventKind::UnknownDomain, None);
             }
         }
     }
@@ -1886,7 +2066,8 @@ impl Tracker {
                     extension: ext.to_owned(),
                     duration: lock_for,
                 });
-                report.packet_event(p, EventKind::ExtensionLocked, Some(ext));
+                let ip = canonical_ip(p.source.ip());
+                report.packet_event(p, ip, EventKind::ExtensionLocked, Some(ext));
                 report.set_response(Decision::Respond(Reject {
                     reason: RejectReason::Forbidden,
                     retry_after: Some(lock_for),
@@ -1932,6 +2113,8 @@ mod tests {
         fn events_match_the_exact_model(
             limit in 1u32..=70,
             window in 1u64..=2_000,
+            // Also from the clock's start, where `now` is below the window.
+            start in prop_oneof![Just(0u64), 0u64..=3_000, Just(1_000_000)],
             steps in proptest::collection::vec(
                 prop_oneof![4 => 0u64..=20, 2 => 0u64..=400, 1 => 0u64..=5_000],
                 0..400,
@@ -1941,7 +2124,7 @@ mod tests {
             let mut ev = Events::default();
             let mut cold: Option<Box<Cold>> = None;
             let mut model = Vec::new();
-            let mut now = 1_000_000u64;
+            let mut now = start;
             for step in steps {
                 now += step;
                 let want = model_hit(&mut model, now, u64::from(limit), window);
@@ -1999,6 +2182,35 @@ mod tests {
         assert!(ev.hit(&mut cold, Instant::from_nanos(4_019), low));
         assert_eq!(ev.total(), 0);
         assert_eq!(cold.as_ref().unwrap().spill.capacity(), 0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The tracker's own folding (mask computed once) is the ban
+        /// list's: `IpFold::new(32, ipv6_prefix)` of the canonical address.
+        #[test]
+        fn fold_is_ipfold_of_the_canonical_address(
+            prefix in 0u8..=128,
+            addrs in proptest::collection::vec((0u8..3, any::<u32>(), any::<u128>()), 1..16),
+        ) {
+            let tracker = Tracker::new(TrackerConfig {
+                ipv6_prefix: prefix,
+                capacity: 16,
+                max_open_challenges: 16,
+                ..TrackerConfig::default()
+            })
+            .unwrap();
+            let fold = pbxsec_ratelimit::IpFold::new(32, prefix);
+            for (kind, v4, bits) in addrs {
+                let ip = match kind {
+                    0 => IpAddr::V4(std::net::Ipv4Addr::from(v4)),
+                    1 => IpAddr::V6(std::net::Ipv4Addr::from(v4).to_ipv6_mapped()),
+                    _ => IpAddr::V6(Ipv6Addr::from_bits(bits)),
+                };
+                prop_assert_eq!(tracker.fold(canonical_ip(ip)), fold.fold_ip(ip));
+            }
+        }
     }
 
     #[test]

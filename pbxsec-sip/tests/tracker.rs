@@ -754,6 +754,76 @@ fn observe_into_reuses_the_report_and_decides_as_observe() {
 }
 
 #[test]
+fn a_reused_report_holds_exactly_each_observations_events() {
+    // Observations that leave 0, 1 or several events (bans, locks,
+    // unanswered challenges judged meanwhile, refusals, dropped domains),
+    // in a pseudo-random order, and polls in between: one report reused
+    // throughout (`observe_into` / `poll_into`) must always equal a fresh
+    // one (`observe` / `poll`) from a twin tracker.
+    let mut config = TrackerConfig::fail2ban_asterisk();
+    config.extension_lockout = TrackerConfig::yeastar().extension_lockout;
+    config.unanswered_challenge = Some(Rule::new(
+        2,
+        Duration::from_secs(600),
+        Duration::from_secs(60),
+    ));
+    config.challenge_timeout = Duration::from_secs(5);
+    let mut a = Sim::new(config.clone());
+    let mut b = Tracker::new(config).unwrap();
+    let mut report = Report::new();
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    // How often an observation left several events, and fewer than the
+    // one before (so the run covers both).
+    let (mut several, mut fewer, mut before) = (0, 0, 0);
+    for step in 0..1500u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let src = format!("198.51.100.{}:5060", x % 5);
+        let ext = format!("{}", 100 + (x >> 8) % 3);
+        let seen = match (x >> 16) % 10 {
+            0 => Seen::Request {
+                extension: Some(&ext),
+            },
+            1 | 2 => Seen::ChallengeSent,
+            3 => Seen::Credentials {
+                extension: &ext,
+                outcome: OK,
+            },
+            4 | 5 => Seen::Credentials {
+                extension: &ext,
+                outcome: DigestOutcome::WrongPassword,
+            },
+            6 => Seen::Credentials {
+                extension: &ext,
+                outcome: DigestOutcome::UnknownUser,
+            },
+            7 => Seen::UnreadableCredentials {
+                extension: Some(&ext),
+            },
+            8 => Seen::AddressNotAllowed { extension: &ext },
+            _ => Seen::ForeignDomain,
+        };
+        let p = a.packet(&src);
+        if (x >> 24) % 7 == 0 {
+            let expected = a.tracker.poll(p.now, p.wall);
+            b.poll_into(p.now, p.wall, &mut report);
+            assert_eq!(report, expected, "poll at step {step}");
+        } else {
+            let expected = a.tracker.observe(&p, seen);
+            b.observe_into(&p, seen, &mut report);
+            assert_eq!(report, expected, "step {step}: {seen:?}");
+        }
+        let n = report.events.len();
+        several += usize::from(n >= 2);
+        fewer += usize::from(n < before);
+        before = n;
+        a.advance((x >> 32) % 4);
+    }
+    assert!(several >= 20 && fewer >= 20, "{several} {fewer}");
+}
+
+#[test]
 fn nat_min_extensions_is_bounded() {
     let mut c = TrackerConfig::portsip();
     if let Some(n) = c.nat.as_mut() {
