@@ -12,6 +12,7 @@ use std::time::{Duration, Instant as StdInstant};
 use cpu_time::ThreadTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pbxsec_core::{Instant, Transport, UnixTime};
+use pbxsec_ratelimit::BATCH;
 use pbxsec_sip::digest::DigestOutcome;
 use pbxsec_sip::tracker::{Packet, Report, Rule, Seen, Tracker, TrackerConfig};
 
@@ -141,6 +142,43 @@ impl Run {
         (self.rng, self.now) = (rng, now);
         acc
     }
+
+    /// About `iters` updates as [`random_updates`](Self::random_updates)
+    /// makes them, fed [`BATCH`] at a time to `Tracker::observe_batch` (a
+    /// front door receiving datagrams in batches).
+    fn random_batches(&mut self, iters: u64, reports: &mut Vec<Report>) -> usize {
+        let (mut rng, mut now) = (XorShift(self.rng.0), self.now);
+        let mut acc = 0;
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut done = 0;
+        while done < iters {
+            batch.clear();
+            for _ in 0..BATCH {
+                let i = ((u128::from(rng.next()) * self.sources as u128) >> 64) as u32;
+                now += 1_000_000;
+                batch.push((
+                    Packet {
+                        source: source(i),
+                        transport: Transport::Udp,
+                        now: Instant::from_nanos(now),
+                        wall: UnixTime::from_millis(1_800_000_000_000 + now / 1_000_000),
+                    },
+                    Seen::Credentials {
+                        extension: "1000",
+                        outcome: DigestOutcome::WrongPassword,
+                    },
+                ));
+            }
+            self.tracker.observe_batch(&batch, reports);
+            acc += reports
+                .iter()
+                .map(|r| r.decisions.len() + r.events.len())
+                .sum::<usize>();
+            done += BATCH as u64;
+        }
+        (self.rng, self.now) = (rng, now);
+        black_box(acc)
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -182,6 +220,14 @@ fn bench(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let t = ThreadTime::now();
                 black_box(run.random_updates(iters));
+                t.elapsed()
+            })
+        });
+        let mut reports = Vec::new();
+        g.bench_function(format!("{name}_sources_batch16_per_update/cpu"), |b| {
+            b.iter_custom(|iters| {
+                let t = ThreadTime::now();
+                black_box(run.random_batches(iters, &mut reports));
                 t.elapsed()
             })
         });

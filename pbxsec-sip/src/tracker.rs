@@ -16,8 +16,8 @@ use pbxsec_core::{
     canonical_ip,
 };
 use pbxsec_ratelimit::{
-    BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, Recidive, SlotValue,
-    Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
+    BATCH, BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, Recidive,
+    SlotValue, Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -1806,22 +1806,77 @@ impl Tracker {
         report.finish();
     }
 
+    /// [`observe_into`](Self::observe_into) for a batch of observations
+    /// (the datagrams of one `recvmmsg`, say): `reports` is resized to
+    /// `batch.len()` (allocating only when it grows) and `reports[i]` is
+    /// exactly what `observe_into` would have written for `batch[i]`,
+    /// the observations taken in order.
+    ///
+    /// Faster per observation with many tracked sources (a table over
+    /// 8 MiB): [`BATCH`] at a time, every observation's record loads are
+    /// started (`BoundedMap::start_batch_mut`) before any is processed, so
+    /// their cache misses overlap instead of following one another. A record
+    /// started before an earlier observation of the batch changed the
+    /// table is only a hint: it is checked again, and looked up in full if
+    /// it moved.
+    pub fn observe_batch(&mut self, batch: &[(Packet, Seen<'_>)], reports: &mut Vec<Report>) {
+        reports.truncate(batch.len());
+        reports.resize_with(batch.len(), Report::new);
+        for (chunk, outs) in batch.chunks(BATCH).zip(reports.chunks_mut(BATCH)) {
+            let keys: [Option<IpAddr>; BATCH] = std::array::from_fn(|i| {
+                let (p, seen) = chunk.get(i)?;
+                let (_, src, probes) = self.key_of(p, *seen);
+                probes.then_some(src)
+            });
+            let started = self.records.start_batch_mut(&keys);
+            for ((p, seen), (report, started)) in chunk.iter().zip(outs.iter_mut().zip(&started)) {
+                let (ip, src, _) = self.key_of(p, *seen);
+                self.observe_started(p, *seen, ip, src, started.as_ref(), report);
+                report.finish();
+            }
+        }
+    }
+
+    /// The source's canonical address (for the events), its key (folded),
+    /// and whether the observation uses its record.
+    #[inline(always)]
+    fn key_of(&self, p: &Packet, seen: Seen<'_>) -> (IpAddr, IpAddr, bool) {
+        let probes = match seen {
+            Seen::Credentials { .. } => true,
+            _ => self.probes(seen),
+        };
+        let ip = canonical_ip(p.source.ip());
+        (ip, self.fold(ip), probes)
+    }
+
     /// [`observe_into`](Self::observe_into) but for the report's
     /// [`finish`](Report::finish).
     #[inline(always)]
     fn observe_unfinished(&mut self, p: &Packet, seen: Seen<'_>, report: &mut Report) {
-        let (response, probes) = match seen {
-            Seen::Credentials { outcome, .. } => (credentials_response(outcome), true),
-            _ => (first_response(seen), self.probes(seen)),
-        };
-        // The source's canonical address (for the events) and its key.
-        let ip = canonical_ip(p.source.ip());
-        let src = self.fold(ip);
+        let (ip, src, probes) = self.key_of(p, seen);
         // The record's loads first (with many sources, a cache miss), so
         // the work below that does not need it (the ban and whitelist
         // checks, the event, the response) runs while it is on its way.
         let started = probes.then(|| self.records.start_mut(&src));
-        let started = started.as_ref();
+        self.observe_started(p, seen, ip, src, started.as_ref(), report);
+    }
+
+    /// The rest of [`observe_unfinished`](Self::observe_unfinished), with
+    /// the record's loads started (if it uses the record).
+    #[inline(always)]
+    fn observe_started(
+        &mut self,
+        p: &Packet,
+        seen: Seen<'_>,
+        ip: IpAddr,
+        src: IpAddr,
+        started: Option<&Started<IpAddr>>,
+        report: &mut Report,
+    ) {
+        let response = match seen {
+            Seen::Credentials { outcome, .. } => credentials_response(outcome),
+            _ => first_response(seen),
+        };
         report.reset(response);
         self.expire(p.now, p.wall, report);
         if self.bans.check(&src, p.now).is_banned() {

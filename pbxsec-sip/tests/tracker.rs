@@ -873,3 +873,87 @@ fn evicted_sources_are_never_banned_early_for_unanswered_challenges() {
         sim.advance(1);
     }
 }
+
+#[test]
+fn a_batch_reports_exactly_what_one_observation_at_a_time_does() {
+    // The mixed observations of the reused-report test, from five sources
+    // (so a batch holds the same source several times, and a record
+    // started for a later observation moves under an earlier one), fed
+    // to one tracker one at a time and to a twin in batches of 1 to 40
+    // (so over `BATCH`, in several chunks), with polls between batches.
+    let mut config = TrackerConfig::fail2ban_asterisk();
+    config.extension_lockout = TrackerConfig::yeastar().extension_lockout;
+    config.unanswered_challenge = Some(Rule::new(
+        2,
+        Duration::from_secs(600),
+        Duration::from_secs(60),
+    ));
+    config.challenge_timeout = Duration::from_secs(5);
+    // A table in cache, and one over 8 MiB (where the batch starts the
+    // records' loads early).
+    for capacity in [1024, 40_000] {
+        config.capacity = capacity;
+        let mut a = Sim::new(config.clone());
+        let mut b = Tracker::new(config.clone()).unwrap();
+        let mut reports = Vec::new();
+        let mut report = Report::new();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let exts: Vec<String> = (100..103).map(|e| e.to_string()).collect();
+        let (mut batches, mut events) = (0, 0);
+        for round in 0..150u32 {
+            let n = (next() % 40 + 1) as usize;
+            let mut batch = Vec::with_capacity(n);
+            for _ in 0..n {
+                let r = next();
+                let src = format!("198.51.100.{}:5060", r % 5);
+                let ext = &exts[((r >> 8) % 3) as usize];
+                let seen = match (r >> 16) % 10 {
+                    0 => Seen::Request {
+                        extension: Some(ext),
+                    },
+                    1 | 2 => Seen::ChallengeSent,
+                    3 => Seen::Credentials {
+                        extension: ext,
+                        outcome: OK,
+                    },
+                    4 | 5 => Seen::Credentials {
+                        extension: ext,
+                        outcome: DigestOutcome::WrongPassword,
+                    },
+                    6 => Seen::Credentials {
+                        extension: ext,
+                        outcome: DigestOutcome::UnknownUser,
+                    },
+                    7 => Seen::UnreadableCredentials {
+                        extension: Some(ext),
+                    },
+                    8 => Seen::AddressNotAllowed { extension: ext },
+                    _ => Seen::ForeignDomain,
+                };
+                batch.push((a.packet(&src), seen));
+                // Packets a few hundred milliseconds apart within a batch.
+                a.clock.advance(Duration::from_millis(r >> 54));
+            }
+            let expected: Vec<Report> = batch
+                .iter()
+                .map(|(p, seen)| a.tracker.observe(p, *seen))
+                .collect();
+            b.observe_batch(&batch, &mut reports);
+            assert_eq!(reports, expected, "round {round}, capacity {capacity}");
+            batches += usize::from(n > 16);
+            events += expected.iter().map(|r| r.events.len()).sum::<usize>();
+            let p = a.packet("198.51.100.1:5060");
+            let polled = a.tracker.poll(p.now, p.wall);
+            b.poll_into(p.now, p.wall, &mut report);
+            assert_eq!(report, polled, "poll after round {round}");
+            a.advance(next() % 8);
+        }
+        assert!(batches >= 20 && events >= 500, "{batches} {events}");
+    }
+}
