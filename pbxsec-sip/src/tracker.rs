@@ -1813,7 +1813,8 @@ impl Tracker {
     /// the observations taken in order.
     ///
     /// Faster per observation with many tracked sources (a table over
-    /// 8 MiB): [`BATCH`] at a time, every observation's record loads are
+    /// 8 MiB; a smaller one is simply walked one observation at a time):
+    /// [`BATCH`] at a time, every observation's record loads are
     /// started (`BoundedMap::start_batch_mut`) before any is processed, so
     /// their cache misses overlap instead of following one another. A record
     /// started before an earlier observation of the batch changed the
@@ -1822,6 +1823,13 @@ impl Tracker {
     pub fn observe_batch(&mut self, batch: &[(Packet, Seen<'_>)], reports: &mut Vec<Report>) {
         reports.truncate(batch.len());
         reports.resize_with(batch.len(), Report::new);
+        if !self.records.batches() {
+            // In cache, misses do not dominate: one at a time is faster.
+            for ((p, seen), report) in batch.iter().zip(reports.iter_mut()) {
+                self.observe_into(p, *seen, report);
+            }
+            return;
+        }
         for (chunk, outs) in batch.chunks(BATCH).zip(reports.chunks_mut(BATCH)) {
             let keys: [Option<IpAddr>; BATCH] = std::array::from_fn(|i| {
                 let (p, seen) = chunk.get(i)?;
