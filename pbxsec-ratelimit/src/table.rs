@@ -797,14 +797,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         }
         let hit = first_hit(place, fp_words(&self.fps, place));
         if large {
-            // With no match, a slot that the insertion will read anyway.
-            let j = hit.unwrap_or(WAYS);
-            if let Some(g) = self.group_mut(place.bucket(j), j) {
-                x ^= u64::from(g.keys[j % PAIR].is_some());
-                if V::TOUCH {
-                    x ^= g.vals[j % PAIR].touch();
-                }
-            }
+            x ^= self.touch_slot(place, hit);
             std::hint::black_box(x);
         }
         Started {
@@ -813,6 +806,23 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
             guess: hit.unwrap_or(CANDS) as u8,
             tag,
         }
+    }
+
+    /// Loads the key of the slot a started key's fingerprint matched (with
+    /// no match, a slot that the insertion will read anyway) and, for
+    /// [`SlotValue::TOUCH`] values, the value's touch word: a word to
+    /// `black_box`, so that the loads are made.
+    #[inline(always)]
+    fn touch_slot(&mut self, place: Place, hit: Option<usize>) -> u64 {
+        let j = hit.unwrap_or(WAYS);
+        let Some(g) = self.group_mut(place.bucket(j), j) else {
+            return 0;
+        };
+        let mut x = u64::from(g.keys[j % PAIR].is_some());
+        if V::TOUCH {
+            x ^= g.vals[j % PAIR].touch();
+        }
+        x
     }
 
     /// [`start_mut`](Self::start_mut) for up to [`BATCH`] keys at once:
@@ -837,16 +847,8 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         if self.large {
             let mut x = 0u64;
             for (h, p) in hits.iter().zip(&places) {
-                let Some(p) = p else {
-                    continue;
-                };
-                // With no match, a slot that the insertion will read anyway.
-                let j = h.unwrap_or(WAYS);
-                if let Some(g) = self.group_mut(p.bucket(j), j) {
-                    x ^= u64::from(g.keys[j % PAIR].is_some());
-                    if V::TOUCH {
-                        x ^= g.vals[j % PAIR].touch();
-                    }
+                if let Some(p) = p {
+                    x ^= self.touch_slot(*p, *h);
                 }
             }
             std::hint::black_box(x);

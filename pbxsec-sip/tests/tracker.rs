@@ -753,13 +753,10 @@ fn observe_into_reuses_the_report_and_decides_as_observe() {
     }
 }
 
-#[test]
-fn a_reused_report_holds_exactly_each_observations_events() {
-    // Observations that leave 0, 1 or several events (bans, locks,
-    // unanswered challenges judged meanwhile, refusals, dropped domains),
-    // in a pseudo-random order, and polls in between: one report reused
-    // throughout (`observe_into` / `poll_into`) must always equal a fresh
-    // one (`observe` / `poll`) from a twin tracker.
+/// The configuration of the mixed-observation tests: fail2ban's Asterisk
+/// jail with Yeastar's extension lockout and an unanswered-challenge rule
+/// of 2, so that observations leave 0, 1 or several events.
+fn mixed_config() -> TrackerConfig {
     let mut config = TrackerConfig::fail2ban_asterisk();
     config.extension_lockout = TrackerConfig::yeastar().extension_lockout;
     config.unanswered_challenge = Some(Rule::new(
@@ -768,6 +765,44 @@ fn a_reused_report_holds_exactly_each_observations_events() {
         Duration::from_secs(60),
     ));
     config.challenge_timeout = Duration::from_secs(5);
+    config
+}
+
+/// One of the mixed observations, chosen by `r % 10`.
+fn mixed_seen(r: u64, ext: &str) -> Seen<'_> {
+    match r % 10 {
+        0 => Seen::Request {
+            extension: Some(ext),
+        },
+        1 | 2 => Seen::ChallengeSent,
+        3 => Seen::Credentials {
+            extension: ext,
+            outcome: OK,
+        },
+        4 | 5 => Seen::Credentials {
+            extension: ext,
+            outcome: DigestOutcome::WrongPassword,
+        },
+        6 => Seen::Credentials {
+            extension: ext,
+            outcome: DigestOutcome::UnknownUser,
+        },
+        7 => Seen::UnreadableCredentials {
+            extension: Some(ext),
+        },
+        8 => Seen::AddressNotAllowed { extension: ext },
+        _ => Seen::ForeignDomain,
+    }
+}
+
+#[test]
+fn a_reused_report_holds_exactly_each_observations_events() {
+    // Observations that leave 0, 1 or several events (bans, locks,
+    // unanswered challenges judged meanwhile, refusals, dropped domains),
+    // in a pseudo-random order, and polls in between: one report reused
+    // throughout (`observe_into` / `poll_into`) must always equal a fresh
+    // one (`observe` / `poll`) from a twin tracker.
+    let config = mixed_config();
     let mut a = Sim::new(config.clone());
     let mut b = Tracker::new(config).unwrap();
     let mut report = Report::new();
@@ -781,29 +816,7 @@ fn a_reused_report_holds_exactly_each_observations_events() {
         x ^= x << 17;
         let src = format!("198.51.100.{}:5060", x % 5);
         let ext = format!("{}", 100 + (x >> 8) % 3);
-        let seen = match (x >> 16) % 10 {
-            0 => Seen::Request {
-                extension: Some(&ext),
-            },
-            1 | 2 => Seen::ChallengeSent,
-            3 => Seen::Credentials {
-                extension: &ext,
-                outcome: OK,
-            },
-            4 | 5 => Seen::Credentials {
-                extension: &ext,
-                outcome: DigestOutcome::WrongPassword,
-            },
-            6 => Seen::Credentials {
-                extension: &ext,
-                outcome: DigestOutcome::UnknownUser,
-            },
-            7 => Seen::UnreadableCredentials {
-                extension: Some(&ext),
-            },
-            8 => Seen::AddressNotAllowed { extension: &ext },
-            _ => Seen::ForeignDomain,
-        };
+        let seen = mixed_seen(x >> 16, &ext);
         let p = a.packet(&src);
         if (x >> 24) % 7 == 0 {
             let expected = a.tracker.poll(p.now, p.wall);
@@ -881,14 +894,7 @@ fn a_batch_reports_exactly_what_one_observation_at_a_time_does() {
     // started for a later observation moves under an earlier one), fed
     // to one tracker one at a time and to a twin in batches of 1 to 40
     // (so over `BATCH`, in several chunks), with polls between batches.
-    let mut config = TrackerConfig::fail2ban_asterisk();
-    config.extension_lockout = TrackerConfig::yeastar().extension_lockout;
-    config.unanswered_challenge = Some(Rule::new(
-        2,
-        Duration::from_secs(600),
-        Duration::from_secs(60),
-    ));
-    config.challenge_timeout = Duration::from_secs(5);
+    let mut config = mixed_config();
     // A table in cache, and one over 8 MiB (where the batch starts the
     // records' loads early).
     for capacity in [1024, 40_000] {
@@ -913,29 +919,7 @@ fn a_batch_reports_exactly_what_one_observation_at_a_time_does() {
                 let r = next();
                 let src = format!("198.51.100.{}:5060", r % 5);
                 let ext = &exts[((r >> 8) % 3) as usize];
-                let seen = match (r >> 16) % 10 {
-                    0 => Seen::Request {
-                        extension: Some(ext),
-                    },
-                    1 | 2 => Seen::ChallengeSent,
-                    3 => Seen::Credentials {
-                        extension: ext,
-                        outcome: OK,
-                    },
-                    4 | 5 => Seen::Credentials {
-                        extension: ext,
-                        outcome: DigestOutcome::WrongPassword,
-                    },
-                    6 => Seen::Credentials {
-                        extension: ext,
-                        outcome: DigestOutcome::UnknownUser,
-                    },
-                    7 => Seen::UnreadableCredentials {
-                        extension: Some(ext),
-                    },
-                    8 => Seen::AddressNotAllowed { extension: ext },
-                    _ => Seen::ForeignDomain,
-                };
+                let seen = mixed_seen(r >> 16, ext);
                 batch.push((a.packet(&src), seen));
                 // Packets a few hundred milliseconds apart within a batch.
                 a.clock.advance(Duration::from_millis(r >> 54));
