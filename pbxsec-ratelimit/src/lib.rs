@@ -22,7 +22,7 @@ pub use error::{Error, Result};
 pub use key::{DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, IpFold};
 pub use presets::{VODIA_TCP_WEIGHT, VODIA_TLS_WEIGHT, vodia_connection_weight};
 pub use rate::{DEFAULT_CAPACITY, MAX_CAPACITY, RateConfig, RateDecision, RateLimiter};
-pub use table::{BATCH, BoundedMap, Found, SlotValue, Started};
+pub use table::{BATCH, BoundedMap, Found, Lines, SlotValue, Started};
 pub use threshold::{
     MAX_LIMIT, ThresholdConfig, ThresholdCounter, ThresholdDecision, WindowCounter, WindowLimit,
 };

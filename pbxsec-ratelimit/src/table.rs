@@ -17,7 +17,10 @@
 //!   A generic LRU or CLOCK cache cannot know this.
 //! * **About one random memory access per lookup.** A key hashes to two
 //!   candidate buckets of [`WAYS`] slots (two-choice hashing); a new key goes
-//!   to the bucket with more room. Each slot's 16-bit fingerprint lives in a
+//!   to the bucket with more room, to its home way there if that is empty
+//!   (two hash bits per bucket; about three keys in four sit in one of
+//!   their two home ways, so a lookup on a large table can start loading
+//!   the slot before it has compared fingerprints). Each slot's 16-bit fingerprint lives in a
 //!   dense array apart from the slots (2 bytes per slot, 3 MB for a million
 //!   keys: it stays in the CPU's caches while the slots do not), so a lookup
 //!   compares the fingerprints of both buckets without leaving the cache and
@@ -102,21 +105,66 @@ pub trait SlotValue: Default {
     fn keep_score(&self, now: Instant) -> u64;
 
     /// `true` for a value that spans several cache lines, or whose update
-    /// reads memory it points to: a lookup then
-    /// reads [`touch`](Self::touch) of a slot whose fingerprint matches
-    /// while it compares that slot's key, so the value's first line is
-    /// already on its way (without `unsafe` prefetch instructions).
-    /// Default `false`.
-    const TOUCH: bool = false;
+    /// reads memory it points to: on a table larger than the CPU's
+    /// last-level cache typically is (over 8 MiB), a lookup then asks
+    /// [`lines`](Self::lines) which lines to fetch as soon as it knows the
+    /// key's slot, so that they are on their way while the slot's key is
+    /// compared (otherwise only the key's line is fetched early). Default
+    /// `false`.
+    const LINES: bool = false;
 
-    /// A word the use of the value will load first: from its first cache
-    /// line (put the fields a lookup uses there, with
-    /// `#[repr(C, align(64))]`), or behind a pointer there (a heap buffer
-    /// the update reads). Only read when [`TOUCH`](Self::TOUCH) is `true`.
+    /// Names the memory an update of the value will read: call
+    /// [`Lines::line`] on a word in each cache line of the value the update
+    /// uses (put those fields first, with `#[repr(C, align(64))]`), or in
+    /// memory behind a pointer there (a heap buffer the update reads).
+    /// Only called when [`LINES`](Self::LINES) is `true`. Default: nothing.
     #[inline(always)]
-    fn touch(&self) -> u64 {
-        0
+    fn lines(&self, lines: &mut Lines) {
+        let _ = lines;
     }
+}
+
+/// How a lookup fetches the cache lines a value names in
+/// [`SlotValue::lines`]: with prefetch instructions for one lookup
+/// ([`BoundedMap::start_mut`]), with plain loads for a batch
+/// ([`BoundedMap::start_batch_mut`]).
+///
+/// Why both. A CPU retires instructions in order, and a load it waits for
+/// holds its reorder window (some 200 instructions) until the line
+/// arrives, so the work after one lookup's loads that does not need them
+/// runs only as far as the window reaches; a prefetch instruction retires
+/// at once, and the work after it goes on, whatever its length, up to the
+/// first instruction that reads the line. In a batch, where the loads of
+/// 16 keys (some 64 lines) are issued back to back, plain loads measured
+/// faster: more lines are requested than the CPU has miss buffers, and a
+/// load waits for one where a prefetch may be dropped.
+pub struct Lines {
+    demand: bool,
+    acc: u64,
+}
+
+impl Lines {
+    /// Fetches the cache line holding `*w`.
+    #[inline(always)]
+    pub fn line(&mut self, w: &u64) {
+        if self.demand {
+            self.acc ^= *w;
+        } else {
+            prefetch(w);
+        }
+    }
+}
+
+/// Starts loading the cache line holding `*r` into every level of the
+/// CPU's caches, and returns without waiting for it: a prefetch
+/// instruction (`prefetcht0`, through `safe_arch`, as the workspace
+/// forbids `unsafe`); on targets other than x86-64 it does nothing.
+#[inline(always)]
+fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    safe_arch::prefetch_t0(r);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
 }
 
 /// Two slots of a bucket: their values, then their keys (`None`: empty).
@@ -206,7 +254,11 @@ pub enum Found {
 struct Place {
     buckets: [usize; 2],
     fp: u16,
-    touch: bool,
+    lines: bool,
+    /// The way (`0..WAYS`) a new key takes in each bucket when it is empty
+    /// (see [`insert_in`]): where [`BoundedMap::start_mut`] guesses the key
+    /// is, before its fingerprints arrive.
+    home: [u8; 2],
 }
 
 impl Place {
@@ -214,6 +266,13 @@ impl Place {
     #[inline(always)]
     fn bucket(self, j: usize) -> usize {
         self.buckets[(j / WAYS) % 2]
+    }
+
+    /// The candidate slots (`0..CANDS`) of both home ways.
+    #[inline(always)]
+    fn homes(self) -> [usize; 2] {
+        let [w0, w1] = self.home;
+        [usize::from(w0) % WAYS, WAYS + usize::from(w1) % WAYS]
     }
 }
 
@@ -286,8 +345,10 @@ impl KeyHasher {
 ///   never grows.
 /// * [`entry`](Self::entry) runs a closure on a key's value, inserting
 ///   `V::default()` first if the key is absent. A new key takes an empty
-///   slot in whichever of its two candidate buckets has more of them; with
-///   none, an idle slot, likewise; if all eight slots hold live values, the one with the lowest
+///   slot in whichever of its two candidate buckets has more of them (its
+///   home way in that bucket, chosen by the hash, if it is empty; else the
+///   first empty way); with none, an idle slot, likewise; if all eight
+///   slots hold live values, the one with the lowest
 ///   [`keep_score`](SlotValue::keep_score) is evicted (counted by
 ///   [`evictions`](Self::evictions)).
 /// * `&self` methods lock the pair of slots they use (a spin lock per two
@@ -321,10 +382,10 @@ pub struct BoundedMap<K, V> {
     n: u64,
     /// Live entries evicted, striped by bucket.
     evicted: Box<[Padded<AtomicU64>]>,
-    /// Whether lookups touch the candidates' values early: values that
-    /// ask for it ([`SlotValue::TOUCH`]) in a table larger than the CPU's
-    /// last-level cache typically is (8 MiB).
-    touch: bool,
+    /// Whether lookups fetch the matching values' lines early: values
+    /// that ask for it ([`SlotValue::LINES`]) in a table larger than the
+    /// CPU's last-level cache typically is (8 MiB).
+    lines: bool,
     /// Larger than the CPU's last-level cache typically is (8 MiB): only
     /// then does [`entry_batch`](Self::entry_batch) batch.
     large: bool,
@@ -374,7 +435,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
             fps,
             n: n as u64,
             evicted,
-            touch: V::TOUCH && bytes > 8 << 20,
+            lines: V::LINES && bytes > 8 << 20,
             large: bytes > 8 << 20,
             hasher: KeyHasher::new(),
             #[cfg(test)]
@@ -419,10 +480,12 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
                 first + 1
             };
         }
+        let home = [((h >> 48) & 3) as u8, ((h >> 50) & 3) as u8];
         Place {
             buckets: [first, second],
             fp,
-            touch: self.touch,
+            lines: self.lines,
+            home,
         }
     }
 
@@ -767,38 +830,49 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     /// [`get_started_mut`](Self::get_started_mut): hashes the key, compares
     /// its fingerprints and, on a table larger than the CPU's last-level
     /// cache typically is (over 8 MiB of slots, as for
-    /// [`batches`](Self::batches)), starts loading the slot whose
-    /// fingerprint matches (its key and, for [`SlotValue::TOUCH`] values,
-    /// [`touch`](SlotValue::touch) of the value) and a line of each
-    /// candidate bucket (so the address translations of their pages run
-    /// beside the fingerprint load instead of after it), without waiting
-    /// for any of them. No lock.
+    /// [`batches`](Self::batches)), prefetches the key's home slot in each
+    /// candidate bucket (where about three keys in four are: see
+    /// [`entry`](Self::entry)) beside the fingerprint load, then the slot
+    /// whose fingerprint matches, if it is neither: its key and, for
+    /// [`SlotValue::LINES`] values, the lines [`SlotValue::lines`] names.
+    /// No lock.
     ///
-    /// On such a table the slot is a cache miss (about 100–200 ns); a CPU
-    /// keeps only some 200 instructions in flight behind a load it waits
-    /// for, so work placed *after* this call and before the second step
-    /// that does not need the value (checks, building a reply) runs while
-    /// the slot is on its way instead of after it.
+    /// On such a table the slot is a cache miss (about 100–200 ns). Work
+    /// placed *after* this call and before the second step that does not
+    /// need the value (checks, building a reply) runs while the slot is on
+    /// its way, whatever its length: the slot's loads are prefetch
+    /// instructions, which the CPU does not wait for (see [`Lines`]; only
+    /// the fingerprint words, in cache, are loaded). For a key at home,
+    /// the slot's loads start before the fingerprints arrive (the prefetch
+    /// that follows them merges with the one in flight); for the others,
+    /// the address translations of both buckets' pages are done by then.
     #[inline(always)]
     pub fn start_mut(&mut self, key: &K) -> Started<K> {
         let place = self.place(key);
         let tag = self.tag();
         let large = self.large;
-        let mut x = 0u64;
         if large {
-            // A line of each candidate bucket (its first key): the address
-            // translations of their pages start beside the fingerprint
-            // load, so the slot's loads that follow it find them done.
-            for b in place.buckets {
-                if let Some(g) = self.group_mut(b, 0) {
-                    x ^= u64::from(g.keys[0].is_some());
-                }
+            for j in place.homes() {
+                self.fetch_slot(
+                    place,
+                    Some(j),
+                    &mut Lines {
+                        demand: false,
+                        acc: 0,
+                    },
+                );
             }
         }
         let hit = first_hit(place, fp_words(&self.fps, place));
-        if large {
-            x ^= self.touch_slot(place, hit);
-            std::hint::black_box(x);
+        if large && hit.is_none_or(|j| !place.homes().contains(&j)) {
+            self.fetch_slot(
+                place,
+                hit,
+                &mut Lines {
+                    demand: false,
+                    acc: 0,
+                },
+            );
         }
         Started {
             key: key.clone(),
@@ -808,21 +882,24 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         }
     }
 
-    /// Loads the key of the slot a started key's fingerprint matched (with
-    /// no match, a slot that the insertion will read anyway) and, for
-    /// [`SlotValue::TOUCH`] values, the value's touch word: a word to
-    /// `black_box`, so that the loads are made.
+    /// Fetches, as `lines` says, the key of candidate slot `hit` (with no
+    /// match, a slot that the insertion will read anyway) and, for
+    /// [`SlotValue::LINES`] values, the lines the value names.
     #[inline(always)]
-    fn touch_slot(&mut self, place: Place, hit: Option<usize>) -> u64 {
+    fn fetch_slot(&mut self, place: Place, hit: Option<usize>, lines: &mut Lines) {
         let j = hit.unwrap_or(WAYS);
         let Some(g) = self.group_mut(place.bucket(j), j) else {
-            return 0;
+            return;
         };
-        let mut x = u64::from(g.keys[j % PAIR].is_some());
-        if V::TOUCH {
-            x ^= g.vals[j % PAIR].touch();
+        let key = &g.keys[j % PAIR];
+        if lines.demand {
+            lines.acc ^= u64::from(key.is_some());
+        } else {
+            prefetch(key);
         }
-        x
+        if V::LINES {
+            g.vals[j % PAIR].lines(lines);
+        }
     }
 
     /// [`start_mut`](Self::start_mut) for up to [`BATCH`] keys at once:
@@ -830,10 +907,10 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     /// (`None` where `keys[i]` is `None` or `i >= keys.len()`; keys past
     /// [`BATCH`] are ignored). Done in three tight passes over the keys
     /// (hash and place them; compare their fingerprints; then, on a table
-    /// over 8 MiB, load each matching slot's key and touch word), so that
-    /// the cache misses of all of them are in flight together, where
-    /// consecutive `start_mut` calls, each about 130 instructions, overlap
-    /// only two or three. For an owner that receives its keys in batches
+    /// over 8 MiB, load each matching slot's key and the lines its value
+    /// names, with plain loads: see [`Lines`]), so that the cache misses of
+    /// all of them are in flight together, where consecutive `start_mut`
+    /// calls each wait for their own fingerprint words first. For an owner that receives its keys in batches
     /// (the SIP tracker's `observe_batch`).
     pub fn start_batch_mut(&mut self, keys: &[Option<K>]) -> [Option<Started<K>>; BATCH] {
         let places: [Option<Place>; BATCH] =
@@ -845,13 +922,16 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
             }
         }
         if self.large {
-            let mut x = 0u64;
+            let mut lines = Lines {
+                demand: true,
+                acc: 0,
+            };
             for (h, p) in hits.iter().zip(&places) {
                 if let Some(p) = p {
-                    x ^= self.touch_slot(*p, *h);
+                    self.fetch_slot(*p, *h, &mut lines);
                 }
             }
-            std::hint::black_box(x);
+            std::hint::black_box(lines.acc);
         }
         let tag = self.tag();
         std::array::from_fn(|i| {
@@ -946,9 +1026,12 @@ fn find<K: Eq, V: SlotValue>(
     if masks != [0; 2] {
         let j = first_match(masks);
         let g = c.get(j / PAIR)?;
-        if V::TOUCH && place.touch {
-            // Start the value's first line loading beside the key's.
-            std::hint::black_box(g.vals[j % PAIR].touch());
+        if V::LINES && place.lines {
+            // Start the value's lines loading beside the key's.
+            g.vals[j % PAIR].lines(&mut Lines {
+                demand: false,
+                acc: 0,
+            });
         }
         if g.keys[j % PAIR].as_ref() == Some(key) {
             return Some(j);
@@ -1088,21 +1171,32 @@ fn insert_in<K: Eq + Clone, V: SlotValue, R>(
     f: impl FnOnce(&mut V, Found) -> R,
 ) -> R {
     // An empty slot (fingerprint 0) in whichever bucket has more of them
-    // (the power of two choices); else an idle slot, likewise; else the
-    // least valuable entry of both. Empty slots first: reusing an idle slot
-    // while empty ones remain would push out keys that are still in use
-    // (their next event would find them gone and insert again), and the
-    // empty check reads only the fingerprints, not the values.
+    // (the power of two choices): the key's home way there if it is empty,
+    // else the bucket's first empty way; else an idle slot, likewise; else
+    // the least valuable entry of both. Empty slots first: reusing an idle
+    // slot while empty ones remain would push out keys that are still in
+    // use (their next event would find them gone and insert again), and
+    // the empty check reads only the fingerprints, not the values. The
+    // home way changes nothing in how full the buckets get (the bucket is
+    // picked as before); on a table filled to its capacity it puts about
+    // three keys in four in one of their two home ways (a unit test
+    // measures it), where `start_mut` prefetches before the fingerprints
+    // arrive.
     let mut victim = None;
     let mut most_empty = 0;
-    for (base, b) in [(0, place.buckets[0]), (WAYS, place.buckets[1])] {
+    for ((base, b), home) in [(0, place.buckets[0]), (WAYS, place.buckets[1])]
+        .into_iter()
+        .zip(place.homes())
+    {
         let Some(fps) = fps.get(b) else {
             continue;
         };
         let w = fps.load(Relaxed);
         let empty = (0..WAYS).filter(|&i| lane(w, i) == 0).count();
         if empty > most_empty {
-            if let Some(i) = (0..WAYS).position(|i| lane(w, i) == 0) {
+            let first = (0..WAYS).position(|i| lane(w, i) == 0);
+            if let Some(i) = first {
+                let i = if lane(w, home) == 0 { home % WAYS } else { i };
                 most_empty = empty;
                 victim = Some((base + i, Found::Inserted));
             }
@@ -1243,6 +1337,31 @@ mod tests {
     /// A key's two buckets are distinct and in range, whatever the size
     /// (its slow path locks both buckets' groups: one bucket twice would
     /// deadlock).
+    /// A new key takes its home way: in an empty table, in its first
+    /// bucket (both have room; the first wins ties); in a table filled to
+    /// its capacity, about three keys in four sit in one of their two
+    /// home ways (what `start_mut` prefetches before the fingerprints),
+    /// against one in four for a way picked at random.
+    #[test]
+    fn most_keys_sit_in_a_home_way() {
+        let n = 100_000u32;
+        let now = Instant::from_nanos(1);
+        let mut m: BoundedMap<u32, Count> = BoundedMap::with_capacity(n as usize);
+        m.entry_mut(&n, now, |v, _| v.0 += 1);
+        let s = m.start_mut(&n);
+        assert_eq!(usize::from(s.guess), s.place.homes()[0]);
+        for k in 0..n {
+            m.entry_mut(&k, now, |v, _| v.0 += 1);
+        }
+        let home = (0..n)
+            .filter(|k| {
+                let s = m.start_mut(k);
+                s.place.homes().contains(&usize::from(s.guess))
+            })
+            .count();
+        assert!(home > 65_000 && home < 85_000, "{home} of {n}");
+    }
+
     #[test]
     fn a_keys_two_buckets_are_distinct() {
         for capacity in (1..200).chain([1000, 4095, 65_536]) {
@@ -1356,7 +1475,7 @@ mod tests {
             }
             let word = |lanes: &[u16]| lanes.iter().rev().fold(0u64, |w, &x| w << 16 | u64::from(x));
             let words = [word(&f[..WAYS]), word(&f[WAYS..])];
-            let place = Place { buckets: [b0, b1], fp, touch: false };
+            let place = Place { buckets: [b0, b1], fp, lines: false, home: [0, 0] };
             let want = f.iter().position(|&x| x == fp);
             prop_assert_eq!(first_hit(place, words), want);
             prop_assert_eq!(first_hit_swar(place, words), want);
@@ -1388,7 +1507,7 @@ mod started_tests {
         }
     }
 
-    /// A value over a cache line that asks to be touched.
+    /// A value over a cache line that asks to be prefetched.
     #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
     #[repr(C, align(64))]
     struct Wide {
@@ -1397,9 +1516,9 @@ mod started_tests {
     }
 
     impl SlotValue for Wide {
-        const TOUCH: bool = true;
-        fn touch(&self) -> u64 {
-            self.n
+        const LINES: bool = true;
+        fn lines(&self, lines: &mut Lines) {
+            lines.line(&self.n);
         }
         fn is_idle(&self, _now: Instant) -> bool {
             self.n == 0
@@ -1654,19 +1773,19 @@ mod started_tests {
         found
     }
 
-    /// The same on a table over 8 MiB of `TOUCH` values, where `start_mut`
-    /// loads a line of each candidate bucket and the matching slot with its
-    /// value's touch word: 75 000 keys added for 67 500 slots (so live
+    /// The same on a table over 8 MiB of `LINES` values, where `start_mut`
+    /// prefetches the home slots and the matching slot with its value's
+    /// lines: 75 000 keys added for 67 500 slots (so live
     /// entries are evicted), then random steps over 200 000 keys.
     #[test]
-    fn started_steps_match_on_a_large_touching_table() {
+    fn started_steps_match_on_a_large_prefetching_table() {
         let found = large_run::<Wide>(45_000, 75_000, 200_000, |v, w| v.n += w);
-        assert!(BoundedMap::<u32, Wide>::with_capacity(45_000).touch);
+        assert!(BoundedMap::<u32, Wide>::with_capacity(45_000).lines);
         // Every path was taken: present, inserted, evicted.
         assert!(found.iter().all(|&n| n > 100), "{found:?}");
     }
 
-    /// And on a table over 8 MiB of small values (no `TOUCH`: only the
+    /// And on a table over 8 MiB of small values (no `LINES`: only the
     /// slot's key is loaded early).
     #[test]
     fn started_steps_match_on_a_large_table_of_small_values() {

@@ -13,7 +13,7 @@ use crate::rate::{
     DEFAULT_CAPACITY, check_capacity, check_prefixes, default_capacity, default_v4, default_v6,
     opt_duration,
 };
-use crate::table::{BoundedMap, SlotValue};
+use crate::table::{BoundedMap, Lines, SlotValue};
 use crate::whitelist::Whitelist;
 use crate::{Error, Result};
 
@@ -424,11 +424,13 @@ pub(crate) struct Windowed {
 impl SlotValue for Windowed {
     /// A lookup starts loading the oldest held event (on the heap) as soon
     /// as it has the slot: recording reads it to drop what left the window.
-    const TOUCH: bool = true;
+    const LINES: bool = true;
 
     #[inline(always)]
-    fn touch(&self) -> u64 {
-        self.ev.q.front().map_or(0, |e| e.0)
+    fn lines(&self, lines: &mut Lines) {
+        if let Some(e) = self.ev.q.front() {
+            lines.line(&e.0);
+        }
     }
 
     #[inline]

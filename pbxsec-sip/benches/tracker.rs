@@ -2,6 +2,9 @@
 //! `observe_into` with one reused `Report`) with 1k and 1M tracked sources, beside one dependent random memory load (the floor)
 //! in the same run. Each is measured as wall time and as the thread's CPU
 //! time (the machine is shared; CPU time leaves out time spent descheduled).
+//! Then (`interleaved`, printed after criterion's groups) the 1M-source
+//! update and the floor once more, in alternating blocks, so that each
+//! ratio compares the two under the same conditions.
 #![allow(missing_docs)] // criterion's macros generate undocumented pub fns
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench set-up: a panic is a failed bench
 
@@ -10,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant as StdInstant};
 
 use cpu_time::ThreadTime;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use pbxsec_core::{Instant, Transport, UnixTime};
 use pbxsec_ratelimit::BATCH;
 use pbxsec_sip::digest::DigestOutcome;
@@ -235,5 +238,69 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Blocks of each kind in [`interleaved`], and operations per block.
+const BLOCKS: usize = 40;
+const BLOCK_OPS: u64 = 20_000;
+
+/// The 1M-source update (one at a time, and through `observe_batch`) and
+/// the floor, measured in alternating blocks of [`BLOCK_OPS`] operations
+/// (thread CPU time), [`BLOCKS`] of each: on a shared machine whose memory
+/// latency drifts within seconds, criterion's figures for the two are
+/// taken seconds apart, where each round of blocks here compares them
+/// under the same conditions. Printed (not recorded by criterion): the
+/// median time per operation of each kind, and the median, 10th and 90th
+/// percentile of the rounds' ratios to the floor.
+fn interleaved() {
+    let mut run = Run::new(1_000_000);
+    let floor = chase_table(32 << 20);
+    let mut p = 0u64;
+    let mut reports = Vec::new();
+    let mut rounds: Vec<[f64; 3]> = Vec::with_capacity(BLOCKS);
+    for _ in 0..BLOCKS {
+        let per_op = |d: Duration| d.as_nanos() as f64 / BLOCK_OPS as f64;
+        let t = ThreadTime::now();
+        for _ in 0..BLOCK_OPS {
+            p = floor[p as usize];
+        }
+        black_box(p);
+        let f = per_op(t.elapsed());
+        let t = ThreadTime::now();
+        black_box(run.random_updates(BLOCK_OPS));
+        let one = per_op(t.elapsed());
+        let t = ThreadTime::now();
+        black_box(run.random_batches(BLOCK_OPS, &mut reports));
+        rounds.push([f, one, per_op(t.elapsed())]);
+    }
+    let stats = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: usize| v[(v.len() - 1) * q / 100];
+        (at(50), at(10), at(90))
+    };
+    let col = |i: usize| rounds.iter().map(|r| r[i]).collect::<Vec<_>>();
+    let ratio = |i: usize| rounds.iter().map(|r| r[i] / r[0]).collect::<Vec<_>>();
+    println!(
+        "tracker_interleaved/1M_sources: {BLOCKS} rounds of {BLOCK_OPS} operations each, cpu time per operation (median): floor {:.1} ns, observe_into {:.1} ns, observe_batch {:.1} ns",
+        stats(col(0)).0,
+        stats(col(1)).0,
+        stats(col(2)).0
+    );
+    for (name, i) in [("observe_into", 1), ("observe_batch", 2)] {
+        let (m, lo, hi) = stats(ratio(i));
+        println!(
+            "tracker_interleaved/1M_sources: {name} / floor, per round: median {m:.3}, p10 {lo:.3}, p90 {hi:.3}"
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// Criterion's groups, then [`interleaved`] when no filter was given or
+/// the filter is part of `tracker_interleaved`.
+fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    benches();
+    if filter.is_none_or(|f| "tracker_interleaved".contains(f.as_str())) {
+        interleaved();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

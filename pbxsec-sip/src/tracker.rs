@@ -16,8 +16,8 @@ use pbxsec_core::{
     canonical_ip,
 };
 use pbxsec_ratelimit::{
-    BATCH, BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, Recidive,
-    SlotValue, Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
+    BATCH, BanAction, BanConfig, BanList, BanOutcome, BoundedMap, Escalation, Found, Lines,
+    Recidive, SlotValue, Started, ThresholdConfig, Whitelist, WindowCounter, WindowLimit,
 };
 
 use crate::digest::DigestOutcome;
@@ -979,11 +979,16 @@ impl Events {
         }
     }
 
-    /// A word of each of the inline events' cache lines (for
-    /// [`SlotValue::touch`]).
+    /// Names a word of each of the inline events' cache lines after the
+    /// record's first (for [`SlotValue::lines`]).
     #[inline(always)]
-    fn touch(&self) -> u64 {
-        self.inline[INLINE_EVENTS / 4] ^ self.inline[INLINE_EVENTS - 1]
+    fn lines(&self, lines: &mut Lines) {
+        if let Some(t) = self.inline.get(INLINE_EVENTS / 4) {
+            lines.line(t);
+        }
+        if let Some(t) = self.inline.last() {
+            lines.line(t);
+        }
     }
 }
 
@@ -1089,8 +1094,8 @@ impl Cold {
 /// `repr(C, align(64))`, three cache lines (192 bytes): `idle_after`, the
 /// open-challenge counts, the pointer to the cold part and the failed-auth
 /// window with up to [`INLINE_EVENTS`] events inline, which is all a
-/// counted failure reads; the table starts loading the three lines beside
-/// the key of the slot whose fingerprint matches ([`SlotValue::TOUCH`]).
+/// counted failure reads; the table prefetches the three lines beside
+/// the key of the slot whose fingerprint matches ([`SlotValue::LINES`]).
 /// Everything else is in
 /// [`Cold`], out of line.
 #[derive(Default)]
@@ -1145,11 +1150,12 @@ impl SourceRecord {
 }
 
 impl SlotValue for SourceRecord {
-    const TOUCH: bool = true;
+    const LINES: bool = true;
 
     #[inline(always)]
-    fn touch(&self) -> u64 {
-        self.idle_after ^ self.failed.touch()
+    fn lines(&self, lines: &mut Lines) {
+        lines.line(&self.idle_after);
+        self.failed.lines(lines);
     }
 
     #[inline]
