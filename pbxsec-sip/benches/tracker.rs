@@ -239,8 +239,8 @@ fn bench(c: &mut Criterion) {
 }
 
 /// Blocks of each kind in [`interleaved`], and operations per block.
-const BLOCKS: usize = 40;
-const BLOCK_OPS: u64 = 20_000;
+const BLOCKS: usize = 20;
+const BLOCK_OPS: u64 = 200_000;
 
 /// The 1M-source update (one at a time, and through `observe_batch`) and
 /// the floor, measured in alternating blocks of [`BLOCK_OPS`] operations
