@@ -20,8 +20,9 @@
 //!   to the bucket with more room, to its home way there if that is empty
 //!   (two hash bits per bucket; about three keys in four sit in one of
 //!   their two home ways, so a lookup on a large table can start loading
-//!   the slot before it has compared fingerprints). Each slot's 16-bit fingerprint lives in a
-//!   dense array apart from the slots (2 bytes per slot, 3 MB for a million
+//!   the slot before it has compared fingerprints). Each slot's 16-bit
+//!   fingerprint lives in a dense array apart from the slots (2 bytes per
+//!   slot, 3 MB for a million
 //!   keys: it stays in the CPU's caches while the slots do not), so a lookup
 //!   compares the fingerprints of both buckets without leaving the cache and
 //!   then reads exactly one slot (hashbrown's control bytes do the same).
@@ -144,6 +145,22 @@ pub struct Lines {
 }
 
 impl Lines {
+    /// Fetching with prefetch instructions (one lookup).
+    const fn prefetching() -> Self {
+        Self {
+            demand: false,
+            acc: 0,
+        }
+    }
+
+    /// Fetching with plain loads (a batch); `acc` must go to `black_box`.
+    const fn loading() -> Self {
+        Self {
+            demand: true,
+            acc: 0,
+        }
+    }
+
     /// Fetches the cache line holding `*w`.
     #[inline(always)]
     pub fn line(&mut self, w: &u64) {
@@ -853,26 +870,12 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
         let large = self.large;
         if large {
             for j in place.homes() {
-                self.fetch_slot(
-                    place,
-                    Some(j),
-                    &mut Lines {
-                        demand: false,
-                        acc: 0,
-                    },
-                );
+                self.fetch_slot(place, Some(j), &mut Lines::prefetching());
             }
         }
         let hit = first_hit(place, fp_words(&self.fps, place));
         if large && hit.is_none_or(|j| !place.homes().contains(&j)) {
-            self.fetch_slot(
-                place,
-                hit,
-                &mut Lines {
-                    demand: false,
-                    acc: 0,
-                },
-            );
+            self.fetch_slot(place, hit, &mut Lines::prefetching());
         }
         Started {
             key: key.clone(),
@@ -910,8 +913,9 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     /// over 8 MiB, load each matching slot's key and the lines its value
     /// names, with plain loads: see [`Lines`]), so that the cache misses of
     /// all of them are in flight together, where consecutive `start_mut`
-    /// calls each wait for their own fingerprint words first. For an owner that receives its keys in batches
-    /// (the SIP tracker's `observe_batch`).
+    /// calls each wait for their own fingerprint words first. For an owner
+    /// that receives its keys in batches (the SIP tracker's
+    /// `observe_batch`).
     pub fn start_batch_mut(&mut self, keys: &[Option<K>]) -> [Option<Started<K>>; BATCH] {
         let places: [Option<Place>; BATCH] =
             std::array::from_fn(|i| Some(self.place(keys.get(i)?.as_ref()?)));
@@ -922,10 +926,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
             }
         }
         if self.large {
-            let mut lines = Lines {
-                demand: true,
-                acc: 0,
-            };
+            let mut lines = Lines::loading();
             for (h, p) in hits.iter().zip(&places) {
                 if let Some(p) = p {
                     self.fetch_slot(*p, *h, &mut lines);
@@ -1028,10 +1029,7 @@ fn find<K: Eq, V: SlotValue>(
         let g = c.get(j / PAIR)?;
         if V::LINES && place.lines {
             // Start the value's lines loading beside the key's.
-            g.vals[j % PAIR].lines(&mut Lines {
-                demand: false,
-                acc: 0,
-            });
+            g.vals[j % PAIR].lines(&mut Lines::prefetching());
         }
         if g.keys[j % PAIR].as_ref() == Some(key) {
             return Some(j);
@@ -1334,9 +1332,6 @@ mod tests {
         assert_eq!(size_of::<Bucket<IpAddr, crate::rate::Tat>>(), 128);
     }
 
-    /// A key's two buckets are distinct and in range, whatever the size
-    /// (its slow path locks both buckets' groups: one bucket twice would
-    /// deadlock).
     /// A new key takes its home way: in an empty table, in its first
     /// bucket (both have room; the first wins ties); in a table filled to
     /// its capacity, about three keys in four sit in one of their two
@@ -1362,6 +1357,9 @@ mod tests {
         assert!(home > 65_000 && home < 85_000, "{home} of {n}");
     }
 
+    /// A key's two buckets are distinct and in range, whatever the size
+    /// (its slow path locks both buckets' groups: one bucket twice would
+    /// deadlock).
     #[test]
     fn a_keys_two_buckets_are_distinct() {
         for capacity in (1..200).chain([1000, 4095, 65_536]) {
