@@ -17,12 +17,12 @@
 //!   A generic LRU or CLOCK cache cannot know this.
 //! * **About one random memory access per lookup.** A key hashes to two
 //!   candidate buckets of [`WAYS`] slots (two-choice hashing); a new key goes
-//!   to the bucket with more room, to its home way there if that is empty
-//!   (two hash bits per bucket; about three keys in four sit in one of
-//!   their two home ways, so a lookup on a large table can start loading
-//!   the slot before it has compared fingerprints). Each slot's 16-bit
-//!   fingerprint lives in a dense array apart from the slots (2 bytes per
-//!   slot, 3 MB for a million
+//!   to the bucket with more room (on a tie, the one where its home way is
+//!   empty), to its home way there if that is empty (two hash bits per
+//!   bucket; about four keys in five sit in one of their two home ways, so
+//!   a lookup on a large table can start loading the slot before it has
+//!   compared fingerprints). Each slot's 16-bit fingerprint lives in a
+//!   dense array apart from the slots (2 bytes per slot, 3 MB for a million
 //!   keys: it stays in the CPU's caches while the slots do not), so a lookup
 //!   compares the fingerprints of both buckets without leaving the cache and
 //!   then reads exactly one slot (hashbrown's control bytes do the same).
@@ -389,9 +389,9 @@ impl KeyHasher {
 ///   never grows.
 /// * [`entry`](Self::entry) runs a closure on a key's value, inserting
 ///   `V::default()` first if the key is absent. A new key takes an empty
-///   slot in whichever of its two candidate buckets has more of them (its
-///   home way in that bucket, chosen by the hash, if it is empty; else the
-///   first empty way); with none, an idle slot, likewise; if all eight
+///   slot in whichever of its two candidate buckets has more of them (on a
+///   tie, the one where its home way, chosen by the hash, is empty), in
+///   its home way there if that is empty, else in the first empty way; with none, an idle slot, likewise; if all eight
 ///   slots hold live values, the one with the lowest
 ///   [`keep_score`](SlotValue::keep_score) is evicted (counted by
 ///   [`evictions`](Self::evictions)).
@@ -875,7 +875,7 @@ impl<K: Hash + Eq + Clone + 'static, V: SlotValue> BoundedMap<K, V> {
     /// its fingerprints and, on a table larger than the CPU's last-level
     /// cache typically is (over 8 MiB of slots, as for
     /// [`batches`](Self::batches)), prefetches the key's home slot in each
-    /// candidate bucket (where about three keys in four are: see
+    /// candidate bucket (where about four keys in five are: see
     /// [`entry`](Self::entry)) beside the fingerprint load, then the slot
     /// whose fingerprint matches, if it is neither: its key and, for
     /// [`SlotValue::LINES`] values, the lines [`SlotValue::lines`] names.
