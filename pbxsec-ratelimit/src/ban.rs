@@ -1021,7 +1021,28 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
     }
 
     fn whitelisted(&self, key: &K, folded: &K) -> bool {
-        self.whitelist.contains(key) || self.whitelist.contains(folded)
+        self.whitelist.contains(key) || self.whitelist_holds(folded)
+    }
+
+    /// Whether the whitelist holds everything a folded key stands for: the
+    /// key itself when folding keeps keys whole, else its whole network (a
+    /// whitelisted `/128` inside a `/64` exempts that address, not the
+    /// `/64` whose key is written as the same address when it is the
+    /// prefix's first one).
+    fn whitelist_holds(&self, folded: &K) -> bool {
+        if fold_is_identity(self.fold, folded) {
+            return self.whitelist.contains(folded);
+        }
+        match key_ip(folded) {
+            Some(ip) => {
+                let prefix = match ip {
+                    IpAddr::V4(_) => self.fold.v4_prefix(),
+                    IpAddr::V6(_) => self.fold.v6_prefix(),
+                };
+                IpNet::new(ip, prefix).is_ok_and(|net| self.whitelist.covers_net(&net))
+            }
+            None => self.whitelist.contains(folded),
+        }
     }
 
     /// `check(key, now).is_banned()`.
@@ -1156,7 +1177,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
             return BanOutcome::Whitelisted;
         }
         let key = fold_key(self.fold, key).into_owned();
-        if self.whitelist.contains(&key) {
+        if self.whitelist_holds(&key) {
             return BanOutcome::Whitelisted;
         }
         let now = clock.now();
@@ -1369,7 +1390,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
                 r.active
                     .as_ref()
                     .is_some_and(|a| a.until.is_none_or(|u| u > now_n))
-                    && self.whitelist.contains(k)
+                    && self.whitelist_holds(k)
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -1551,7 +1572,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
                 rule,
                 repeat,
             } => {
-                if self.whitelist.contains(&key) {
+                if self.whitelist_holds(&key) {
                     return false;
                 }
                 let until_m = until.map(|u| to_mono(u, now, wall));
@@ -1715,7 +1736,7 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
         let mut state = self.write();
         for e in &snapshot.entries {
             let key = fold_key(self.fold, &e.key).into_owned();
-            if self.whitelist.contains(&key) {
+            if self.whitelist_holds(&key) {
                 continue;
             }
             let active = e.ban.as_ref().and_then(|b| {

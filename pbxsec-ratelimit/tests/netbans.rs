@@ -666,3 +666,56 @@ fn whitelist_replace_and_concurrent_readers() {
     assert!(wl.is_empty());
     assert!(!wl.contains(&a));
 }
+
+/// A whitelisted IPv6 address exempts itself, not the /64 its bans are
+/// folded to, even when it is the prefix's first address (the one the
+/// /64's key is written as); a whitelisted network holding the whole /64
+/// exempts it all.
+#[test]
+fn a_whitelisted_ipv6_address_exempts_itself_not_its_prefix() {
+    let clock = ManualClock::default();
+    let bans: BanList<IpAddr> = BanList::new(BanConfig {
+        whitelist: vec![
+            "2001:db8:5::/128".parse().unwrap(),
+            "2001:db8:6::10/128".parse().unwrap(),
+            "2001:db8:7::/48".parse().unwrap(),
+        ],
+        ..BanConfig::default()
+    })
+    .unwrap();
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    for (listed, neighbour) in [
+        ("2001:db8:5::", "2001:db8:5::9"),
+        ("2001:db8:6::10", "2001:db8:6::9"),
+    ] {
+        // The whitelisted address itself is never banned.
+        assert!(matches!(
+            bans.ban(&ip(listed), "test", "test", &clock),
+            BanOutcome::Whitelisted
+        ));
+        // Its neighbour is, as the /64, and the whole /64 but the
+        // whitelisted address is then refused.
+        assert!(
+            matches!(
+                bans.ban(&ip(neighbour), "test", "test", &clock),
+                BanOutcome::Banned(_)
+            ),
+            "{neighbour}"
+        );
+        assert!(bans.check(&ip(neighbour), clock.now()).is_banned());
+        assert!(
+            !bans.check(&ip(listed), clock.now()).is_banned(),
+            "{listed}"
+        );
+    }
+    assert!(bans.check(&ip("2001:db8:5::1:2"), clock.now()).is_banned());
+    // A whitelisted /48 holds every /64 in it.
+    assert!(matches!(
+        bans.ban(&ip("2001:db8:7:1::9"), "test", "test", &clock),
+        BanOutcome::Whitelisted
+    ));
+    // Whitelisting the /64's first address later does not lift its ban.
+    let changes = bans.whitelist_net("2001:db8:6::/128".parse().unwrap(), &clock);
+    assert!(changes.is_empty(), "{changes:?}");
+    assert!(bans.check(&ip("2001:db8:6::9"), clock.now()).is_banned());
+}
