@@ -76,8 +76,9 @@ pub enum EventKind {
     RequestBadFormat,
     /// Authentication succeeded.
     SuccessfulAuth,
-    /// The request came from an address the account is not expected at
-    /// (an extension's own IP restriction).
+    /// A request of a session in progress came from an address other than
+    /// the one the session is at (an extension's own IP restriction is an
+    /// access control list: [`FailedAcl`](Self::FailedAcl)).
     UnexpectedAddress,
     /// A challenge was answered with a wrong response.
     ChallengeResponseFailed,
