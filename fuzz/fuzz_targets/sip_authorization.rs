@@ -11,7 +11,8 @@
 use libfuzzer_sys::fuzz_target;
 use pbxsec_core::{Secret, UnixTime};
 use pbxsec_sip::digest::{
-    Algorithm, DigestAuth, DigestConfig, NonceCounts, ServerKey, UserCredentials, expected_response,
+    Algorithm, DigestAuth, DigestConfig, DigestOutcome, NonceCounts, ServerKey, UserCredentials,
+    expected_response,
 };
 use pbxsec_sip::{Message, StartLine, scan};
 
@@ -84,6 +85,23 @@ fuzz_target!(|data: &[u8]| {
         now,
     );
     let _ = outcome.event_kind();
+    // A nonce problem or a stale nonce is only ever reported for a right
+    // response (a wrong one is a wrong password, whatever the nonce).
+    if matches!(
+        outcome,
+        DigestOutcome::InvalidNonce(_) | DigestOutcome::StaleNonce
+    ) {
+        let alg = c
+            .algorithm
+            .map_or(Some(Algorithm::Md5), |a| {
+                Algorithm::from_token(a.as_bytes())
+            })
+            .expect("a nonce is judged only for a known algorithm");
+        let expected = expected_response(user.get(alg).expect("stored"), method.as_bytes(), &c)
+            .expect("computable");
+        let given = c.response.expect("a nonce is judged only with a response");
+        assert!(given.eq_ignore_ascii_case(&expected));
+    }
     if outcome.is_ok() {
         let alg = c
             .algorithm

@@ -442,7 +442,11 @@ pub enum DigestOutcome {
     /// The response is right but the nonce has expired: challenge again with
     /// `stale=true`. Not a wrong password.
     StaleNonce,
-    /// The nonce is foreign, from the future, or replayed.
+    /// The response is right but the nonce is foreign (not made with our
+    /// key, nor the previous one within its grace period), from the future,
+    /// or replayed: challenge again with `stale=true` (the client knows the
+    /// password). Not a wrong password: a wrong response on such a nonce is
+    /// [`WrongPassword`](Self::WrongPassword).
     InvalidNonce(NonceProblem),
     /// The `realm` is not ours.
     RealmMismatch,
@@ -766,6 +770,9 @@ pub struct DigestAuth {
     key: KeyState,
     previous: Option<(KeyState, UnixTime)>,
     counter: AtomicU64,
+    /// HA1s of no user (MD5, SHA-256): an unknown user's answer is hashed
+    /// against one, so that it takes as long as a known user's.
+    decoys: [Ha1; 2],
 }
 
 fn is_header_safe(s: &str) -> bool {
@@ -822,7 +829,12 @@ impl DigestAuth {
         for (s, t) in seed8.iter_mut().zip(seed.iter()) {
             *s = *t;
         }
+        let decoys = [
+            Ha1::compute(Algorithm::Md5, "", &config.realm, ""),
+            Ha1::compute(Algorithm::Sha256, "", &config.realm, ""),
+        ];
         Ok(Self {
+            decoys,
             realm: config.realm,
             algorithms: config.algorithms,
             lifetime_ms: millis(config.nonce_lifetime),
@@ -833,6 +845,15 @@ impl DigestAuth {
             previous: None,
             counter: AtomicU64::new(u64::from_be_bytes(seed8)),
         })
+    }
+
+    /// The decoy HA1 for `algorithm` (see [`verify`](Self::verify)).
+    fn decoy(&self, algorithm: Algorithm) -> &Ha1 {
+        let [md5, sha256] = &self.decoys;
+        match algorithm {
+            Algorithm::Md5 => md5,
+            Algorithm::Sha256 => sha256,
+        }
     }
 
     /// The realm.
@@ -1026,14 +1047,22 @@ impl DigestAuth {
             return O::UriMismatch;
         }
         let check = self.check_nonce(nonce, now);
-        if let NonceCheck::Bad(problem) = check {
-            return O::InvalidNonce(problem);
-        }
-        let Some(ha1) = user.and_then(|u| u.get(algorithm)) else {
-            return O::UnknownUser;
+        // The response is checked whatever the nonce: a wrong one is a
+        // wrong password (counted), a right one on a nonce that is not
+        // fresh says only that the nonce is stale, foreign (an earlier
+        // key's, another server's), from the future or replayed. An
+        // unknown user's answer is hashed too (against a decoy HA1), so
+        // its time does not tell that the user does not exist.
+        let (ha1, known) = match user.and_then(|u| u.get(algorithm)) {
+            Some(ha1) => (ha1, true),
+            None => (self.decoy(algorithm), false),
         };
         let expected = response_digest(ha1, method, uri, nonce, nc_text, cnonce, qop);
-        if !bool::from(expected.as_slice().ct_eq(given)) {
+        let right = bool::from(expected.as_slice().ct_eq(given));
+        if !known {
+            return O::UnknownUser;
+        }
+        if !right {
             return O::WrongPassword;
         }
         match check {

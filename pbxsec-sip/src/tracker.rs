@@ -163,7 +163,7 @@ pub struct TrackerConfig {
     /// (PortSIP's "Failed Challenge Requests").
     #[serde(default)]
     pub unanswered_challenge: Option<Rule>,
-    /// How long a challenge may stay unanswered (default 32 s).
+    /// How long a challenge may stay unanswered (default 32 s; not zero).
     #[serde(default = "default_timeout", with = "pbxsec_core::duration::serde")]
     pub challenge_timeout: Duration,
     /// Refusals by an extension's own IP restriction or User-Agent prefix
@@ -174,7 +174,9 @@ pub struct TrackerConfig {
     #[serde(default)]
     pub flood: Option<Rule>,
     /// Failures per (source, extension) that lock the extension for that
-    /// source (Yeastar).
+    /// source (Yeastar). Each extension's failures are counted in one of
+    /// [`LOCKOUT_WINDOWS_PER_SOURCE`] windows per source (picked by its
+    /// name, never reassigned); see the README, "NAT treatment".
     #[serde(default)]
     pub extension_lockout: Option<LockoutRule>,
     /// Shared-address treatment (default on; `null` turns it off).
@@ -591,6 +593,19 @@ impl Report {
         self.push_event(wall, kind, None, Some(canonical_ip(ip)), None, None, detail);
     }
 
+    /// Gives the last event another kind (and its severity) and a detail.
+    fn relabel(&mut self, kind: EventKind, detail: &str) {
+        if let Some(e) = self
+            .fresh
+            .checked_sub(1)
+            .and_then(|i| self.events.get_mut(i))
+        {
+            e.kind = kind;
+            e.severity = kind.severity();
+        }
+        self.detail(detail);
+    }
+
     /// Sets the detail of the last event.
     fn detail(&mut self, detail: &str) {
         if let Some(e) = self
@@ -681,6 +696,20 @@ pub enum Seen<'a> {
         /// The extension.
         extension: &'a str,
     },
+    /// The request names an extension that does not exist here (a
+    /// REGISTER's To user, another request's From user) and carries no
+    /// credentials: `svwar`'s signature (it registers extensions without
+    /// credentials and compares the answers). Counted as an unknown
+    /// extension (`unknown_extension`, event `InvalidAccountID`) and
+    /// answered with a challenge, as a known extension is, so the scanner
+    /// cannot tell. Report it after [`Request`](Self::Request), in place of
+    /// going on; credentials naming an unknown user are reported as
+    /// [`Credentials`](Self::Credentials) with
+    /// [`DigestOutcome::UnknownUser`] instead (one count per request).
+    UnknownExtension {
+        /// The extension named.
+        extension: &'a str,
+    },
     /// The request is for a domain not served here (dropped, not counted).
     ForeignDomain,
 }
@@ -762,20 +791,42 @@ impl Counted {
     }
 }
 
-/// Per-extension lockout windows kept inline per source.
+/// Extension locks in force kept per source; a fifth lock takes the slot
+/// of the one ending soonest (see the README, "NAT treatment").
 pub const LOCKOUT_EXTENSIONS_PER_SOURCE: usize = 4;
+/// Per-extension failure windows per source: an extension's failures are
+/// counted in the window its name picks, never reassigned (see the
+/// README, "NAT treatment").
+pub const LOCKOUT_WINDOWS_PER_SOURCE: usize = 8;
 /// The most `nat.min_extensions` can be: the distinct successful
 /// extensions are remembered inline per source, up to this many.
 pub const MAX_NAT_MIN_EXTENSIONS: u32 = 8;
 
-/// One extension's lockout window for one source.
-#[derive(Default)]
-struct ExtWindow {
+/// The bits of an extension's key that pick its failure window.
+const WINDOW_BITS: u64 = LOCKOUT_WINDOWS_PER_SOURCE as u64 - 1;
+const _: () = assert!(LOCKOUT_WINDOWS_PER_SOURCE.is_power_of_two());
+
+/// Which of a source's failure windows counts `extension`'s failures:
+/// FNV-1a of its bytes, not keyed, so that trackers built alike decide
+/// alike (their keyed hashes differ). Knowing which extensions share a
+/// window gains an attacker nothing: sharing only locks extensions
+/// sooner, and locking one takes failures on it or on a sharer, which
+/// locking it directly takes too.
+fn ext_window(extension: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in extension.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h ^ (h >> 32)) & WINDOW_BITS
+}
+
+/// One extension locked for one source.
+#[derive(Default, Clone, Copy)]
+struct ExtLock {
     /// Keyed hash of the extension; 0: slot free.
     ext: u64,
     /// Locked until (nanos); in the past: not locked.
     locked_until: u64,
-    window: WindowCounter,
 }
 
 /// Distinct extensions that authenticated from one source, per NAT epoch.
@@ -1007,7 +1058,18 @@ struct Cold {
     unanswered: WindowCounter,
     refused: WindowCounter,
     flood: WindowCounter,
-    locks: [ExtWindow; LOCKOUT_EXTENSIONS_PER_SOURCE],
+    /// The extensions locked for this source.
+    locks: [ExtLock; LOCKOUT_EXTENSIONS_PER_SOURCE],
+    /// The failures per extension, in the window `ext % 8` picks (`ext` is
+    /// a keyed hash, so an attacker cannot choose which extensions share
+    /// one). A window is never reassigned, so no sequence of failures on
+    /// other extensions resets an extension's count: each extension's
+    /// failures in its window are at most the window's, and the window
+    /// does not clear when it reaches the limit (it keeps its newest
+    /// `limit` events), so an extension is locked on its own `limit`-th
+    /// failure within the lockout window at the latest, earlier if another
+    /// failing extension shares its window.
+    tries: [WindowCounter; LOCKOUT_WINDOWS_PER_SOURCE],
 }
 
 impl Cold {
@@ -1029,41 +1091,49 @@ impl Cold {
             .any(|l| l.ext == ext && l.locked_until > now)
     }
 
-    /// The lockout window for `ext`: its own, else a free or idle one,
-    /// else the unlocked one with the least weight; `None` when every
-    /// slot holds a lock in force (the failure is then counted per source
-    /// only).
-    fn lock_window(&mut self, ext: u64, now: u64, window: u64) -> Option<&mut ExtWindow> {
-        let mut pick = None;
-        let mut least = u64::MAX;
+    /// The failure window of extension `ext` (a keyed hash).
+    #[inline]
+    fn tries(&mut self, ext: u64) -> Option<&mut WindowCounter> {
+        // The low bits ([`Tracker::ext_hash`]).
+        let i = usize::try_from(ext & WINDOW_BITS).ok()?;
+        self.tries.get_mut(i)
+    }
+
+    /// Locks `ext` until `until` (nanos): in its own slot, else a free or
+    /// expired one, else the slot of the lock ending soonest. That lock
+    /// ends early, but its extension's failures are still in its window
+    /// (for the lockout window after its last one), so its next failure
+    /// there locks it again: with more than four extensions locked from
+    /// one source, each gets one more try each time another is locked.
+    fn lock(&mut self, ext: u64, now: u64, until: u64) {
+        let mut pick = 0;
+        let mut soonest = u64::MAX;
         for (i, l) in self.locks.iter().enumerate() {
             if l.ext == ext {
-                pick = Some(i);
+                pick = i;
                 break;
             }
-            if l.locked_until > now {
-                continue;
-            }
-            let weight = if l.ext == 0
-                || now.saturating_sub(l.window.newest().map_or(0, Instant::as_nanos)) >= window
-            {
+            let ends = if l.ext == 0 || l.locked_until <= now {
                 0
             } else {
-                l.window.total()
+                l.locked_until
             };
-            if weight < least {
-                least = weight;
-                pick = Some(i);
+            if ends < soonest {
+                soonest = ends;
+                pick = i;
             }
         }
-        let l = self.locks.get_mut(pick?)?;
-        if l.ext != ext {
-            *l = ExtWindow {
+        if let Some(l) = self.locks.get_mut(pick) {
+            let until = if l.ext == ext {
+                l.locked_until.max(until)
+            } else {
+                until
+            };
+            *l = ExtLock {
                 ext,
-                ..ExtWindow::default()
+                locked_until: until,
             };
         }
-        Some(l)
     }
 
     /// Locks in force first (2^48 each), then the NAT state (2^40 for a
@@ -1074,8 +1144,10 @@ impl Cold {
             + self.unanswered.total()
             + self.refused.total()
             + self.flood.total();
+        for w in &self.tries {
+            score = score.saturating_add(w.total());
+        }
         for l in &self.locks {
-            score = score.saturating_add(l.window.total());
             if l.locked_until > now {
                 score = score.saturating_add(1 << 48);
             }
@@ -1181,7 +1253,11 @@ impl SlotValue for SourceRecord {
 fn credentials_response(outcome: DigestOutcome) -> Decision {
     match outcome {
         DigestOutcome::Ok { .. } => Decision::Accept,
-        DigestOutcome::StaleNonce => Decision::Challenge { stale: true },
+        // The right response on an old, foreign or replayed nonce (a
+        // retransmission after a lost 200 OK, a nonce of a key rotated out).
+        DigestOutcome::StaleNonce | DigestOutcome::InvalidNonce(_) => {
+            Decision::Challenge { stale: true }
+        }
         DigestOutcome::UnknownUser => Decision::Challenge { stale: false },
         DigestOutcome::Malformed(_) | DigestOutcome::RealmMismatch | DigestOutcome::UriMismatch => {
             Decision::Respond(Reject {
@@ -1208,6 +1284,7 @@ fn first_response(seen: Seen<'_>) -> Decision {
                 retry_after: None,
             })
         }
+        Seen::UnknownExtension { .. } => Decision::Challenge { stale: false },
         Seen::ForeignDomain => Decision::DropSilently,
     }
 }
@@ -1311,6 +1388,7 @@ pub struct Tracker {
     hasher: RandomState,
     timeout: Duration,
     max_open: usize,
+    /// Open challenges: deadline and the (canonical) address challenged.
     open_queue: VecDeque<(Instant, IpAddr)>,
 }
 
@@ -1356,6 +1434,16 @@ struct At {
     listed: bool,
 }
 
+/// The answer to a request or credentials for an extension locked for the
+/// source: 403 without `Retry-After` (the lock's end is not disclosed).
+const LOCKED: Decision = Decision::Respond(Reject {
+    reason: RejectReason::Forbidden,
+    retry_after: None,
+});
+
+/// The detail of the event of a request refused by a lock.
+const LOCKED_DETAIL: &str = "extension locked for this source";
+
 /// What one probe of a source's record decided, applied after it.
 #[derive(Clone, Copy, Default)]
 struct Outcome {
@@ -1363,7 +1451,8 @@ struct Outcome {
     ban: Option<BanReason>,
     /// The extension was locked for the source.
     locked: bool,
-    /// The extension is locked for the source (checked on requests).
+    /// The extension is locked for the source (checked on requests and
+    /// credentials): refused, nothing counted.
     is_locked: bool,
 }
 
@@ -1449,6 +1538,18 @@ impl Rules {
         reached
     }
 
+    /// `true` when the lockout is on and `ext` is locked for the source of
+    /// record `r`: credentials for it are then refused whatever their
+    /// outcome, and not counted (the answer, 403, is the same for a right
+    /// and a wrong password, so trying tells the sender nothing).
+    #[inline(always)]
+    fn locked(&self, r: &SourceRecord, ext: Option<u64>, now: Instant) -> bool {
+        match ext {
+            Some(ext) if self.lockout.is_some() => r.locked(ext, now.as_nanos()),
+            _ => false,
+        }
+    }
+
     /// A failed attempt against `ext` (if named): the lockout window, then
     /// the per-source failed-auth count.
     #[inline(always)]
@@ -1480,7 +1581,9 @@ impl Rules {
             r.answered += 1;
         }
         let mut out = Outcome::default();
-        if outcome.is_ok() {
+        if self.locked(r, ext, now) {
+            out.is_locked = true;
+        } else if outcome.is_ok() {
             if let (Some(nat), Some(ext)) = (self.nat, ext) {
                 let n = now.as_nanos();
                 let epoch = nat.epoch(n);
@@ -1511,33 +1614,34 @@ impl Rules {
         if r.answered < r.open {
             r.answered += 1;
         }
+        if self.locked(r, ext, now) {
+            return Outcome {
+                is_locked: true,
+                ..Outcome::default()
+            };
+        }
         self.failed(r, ext, now)
     }
 
-    /// The lockout window's part of [`failed`](Self::failed): `true` when
-    /// the extension was locked for the source.
+    /// The lockout's part of [`failed`](Self::failed): counts the failure
+    /// in the extension's window; `true` when that locked the extension
+    /// for the source.
     #[inline(never)]
     fn lockout_failed(&self, rec: &mut SourceRecord, ext: u64, now: Instant) -> bool {
-        let mut locked_now = false;
-        if let Some((limit, lock_for)) = self.lockout {
-            let n = now.as_nanos();
-            let mut keep = None;
-            if let Some(l) = rec.cold().lock_window(ext, n, limit.window_nanos()) {
-                let mut until = n.saturating_add(limit.window_nanos());
-                if l.window.hit(1, now, limit) {
-                    let locked =
-                        n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
-                    l.locked_until = l.locked_until.max(locked);
-                    locked_now = true;
-                    until = until.max(locked);
-                }
-                keep = Some(until);
-            }
-            if let Some(t) = keep {
-                rec.keep_until(t);
-            }
+        let Some((limit, lock_for)) = self.lockout else {
+            return false;
+        };
+        let n = now.as_nanos();
+        let cold = rec.cold();
+        let reached = cold.tries(ext).is_some_and(|w| w.hit(1, now, limit));
+        let mut until = n.saturating_add(limit.window_nanos());
+        if reached {
+            let locked = n.saturating_add(u64::try_from(lock_for.as_nanos()).unwrap_or(u64::MAX));
+            cold.lock(ext, n, locked);
+            until = until.max(locked);
         }
-        locked_now
+        rec.keep_until(until);
+        reached
     }
 }
 
@@ -1557,11 +1661,36 @@ impl Tracker {
     /// Like [`new`](Self::new) but banning on a ban list shared with the
     /// rest of the daemon (its whitelist is used too; `config.ban` is
     /// ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`TrackerError::Config`] for a rule out of range, and when the ban
+    /// list folds addresses to longer prefixes than the tracker counts
+    /// (IPv4 beyond /32 is impossible; IPv6 beyond `ipv6_prefix`): a source
+    /// counted as a /64 must be banned as at least that /64, or an attacker
+    /// rotating inside it would escape the ban. A shorter ban prefix (ban
+    /// the /48 a /64 is counted in) is allowed.
     pub fn with_ban_list(config: TrackerConfig, bans: Arc<BanList<IpAddr>>) -> TrackerResult<Self> {
         if config.ipv6_prefix > 128 {
             return Err(TrackerError::Config {
                 field: "ipv6_prefix",
                 problem: format!("{} is longer than 128", config.ipv6_prefix),
+            });
+        }
+        let banned_as = bans.config().ipv6_prefix;
+        if banned_as > config.ipv6_prefix {
+            return Err(TrackerError::Config {
+                field: "ipv6_prefix",
+                problem: format!(
+                    "the ban list bans IPv6 sources as /{banned_as}, longer than the /{} they are counted as",
+                    config.ipv6_prefix
+                ),
+            });
+        }
+        if config.challenge_timeout.is_zero() {
+            return Err(TrackerError::Config {
+                field: "challenge_timeout",
+                problem: "must not be zero".into(),
             });
         }
         if config.capacity == 0 || config.max_open_challenges == 0 {
@@ -1598,7 +1727,8 @@ impl Tracker {
         let lockout = match &config.extension_lockout {
             Some(l) => {
                 check_rule("extension_lockout", l.limit, l.window)?;
-                let limit = WindowLimit::new(l.limit, l.window, true).map_err(|e| {
+                // Not cleared on reach: see `Cold::tries`.
+                let limit = WindowLimit::new(l.limit, l.window, false).map_err(|e| {
                     TrackerError::Config {
                         field: "extension_lockout",
                         problem: e.to_string(),
@@ -1658,9 +1788,12 @@ impl Tracker {
         }
     }
 
-    /// The keyed hash of an extension (never 0).
+    /// An extension's key (never 0): a keyed hash (its identity: locks,
+    /// NAT fingerprints), whose low three bits are replaced by the index
+    /// of its failure window ([`ext_window`]).
     fn ext_hash(&self, extension: &str) -> u64 {
-        self.hasher.hash_one(extension).max(1)
+        let id = (self.hasher.hash_one(extension) & !WINDOW_BITS) | ext_window(extension);
+        if id == 0 { WINDOW_BITS + 1 } else { id }
     }
 
     /// `true` when `extension` is locked for `source` at `now`.
@@ -1710,6 +1843,8 @@ impl Tracker {
         self.expire(now, wall, report);
     }
 
+    /// Bans the source at canonical address `ip` (the ban list folds it
+    /// and checks it against the whitelist: the address, not its key).
     fn ban(
         &self,
         key: IpAddr,
@@ -1763,11 +1898,12 @@ impl Tracker {
 
     #[inline(never)]
     fn expire_due(&mut self, now: Instant, wall: UnixTime, report: &mut Report) {
-        while let Some(&(deadline, src)) = self.open_queue.front() {
+        while let Some(&(deadline, ip)) = self.open_queue.front() {
             if deadline > now && self.open_queue.len() <= self.max_open {
                 break;
             }
             self.open_queue.pop_front();
+            let src = self.fold(ip);
             let rules = &self.rules;
             let sent = deadline
                 .as_nanos()
@@ -1787,9 +1923,9 @@ impl Tracker {
                 Some(rules.count(r, Which::Unanswered, now))
             });
             if let Some(Some(reached)) = judged {
-                report.ip_event(wall, EventKind::ChallengeUnanswered, src, None);
+                report.ip_event(wall, EventKind::ChallengeUnanswered, ip, None);
                 if reached {
-                    self.ban(src, BanReason::UnansweredChallenges, now, wall, report);
+                    self.ban(ip, BanReason::UnansweredChallenges, now, wall, report);
                 }
             }
         }
@@ -1893,12 +2029,18 @@ impl Tracker {
         };
         report.reset(response);
         self.expire(p.now, p.wall, report);
-        if self.bans.check(&src, p.now).is_banned() {
+        // The address itself, not its key: a whitelisted address inside a
+        // banned IPv6 prefix stays clear (the ban list folds it, and checks
+        // the whitelist for the address and for the prefix).
+        if self.bans.check(&ip, p.now).is_banned() {
             report.set_response(Decision::DropSilently);
             return;
         }
-        // One load when nothing is whitelisted (the usual case).
-        let listed = !self.whitelist.is_empty() && self.whitelist.contains(&src);
+        // One load when nothing is whitelisted (the usual case). The
+        // address itself: a whitelisted /128 inside a /64 exempts that
+        // address, not its neighbours (nor, as a check of the key would,
+        // the whole /64 when it holds the prefix's first address).
+        let listed = !self.whitelist.is_empty() && self.whitelist.contains(&ip);
         let at = At { ip, src, listed };
         match seen {
             // The common counted case (credentials checked); the others in
@@ -1932,7 +2074,10 @@ impl Tracker {
         let now = p.now;
         let failure = !matches!(
             outcome,
-            DigestOutcome::Ok { .. } | DigestOutcome::StaleNonce | DigestOutcome::UnknownUser
+            DigestOutcome::Ok { .. }
+                | DigestOutcome::StaleNonce
+                | DigestOutcome::InvalidNonce(_)
+                | DigestOutcome::UnknownUser
         );
         let out = if failure && rules.counts_failures {
             // The common counted case (a wrong password), apart so
@@ -1944,6 +2089,11 @@ impl Tracker {
         } else {
             self.other_credentials(src, started, extension, outcome, failure, now)
         };
+        if out.is_locked {
+            report.set_response(LOCKED);
+            report.relabel(EventKind::RequestNotAllowed, LOCKED_DETAIL);
+            return;
+        }
         self.apply(src, Some(extension), out, p, report);
     }
 
@@ -1961,8 +2111,7 @@ impl Tracker {
         now: Instant,
     ) -> Outcome {
         let rules = &self.rules;
-        let needs_ext =
-            (outcome.is_ok() && rules.nat.is_some()) || (failure && rules.lockout.is_some());
+        let needs_ext = rules.lockout.is_some() || (outcome.is_ok() && rules.nat.is_some());
         let ext = needs_ext.then(|| self.ext_hash(extension));
         let creates = (outcome.is_ok() && rules.nat.is_some())
             || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
@@ -2023,21 +2172,18 @@ impl Tracker {
                     return;
                 };
                 if let Some(reason) = out.ban {
-                    self.ban(src, reason, now, p.wall, report);
+                    self.ban(ip, reason, now, p.wall, report);
                     report.set_response(Decision::DropSilently);
                 } else if out.is_locked {
-                    report.set_response(Decision::Respond(Reject {
-                        reason: RejectReason::Forbidden,
-                        retry_after: None,
-                    }));
+                    report.set_response(LOCKED);
                     report.packet_event(p, ip, EventKind::RequestNotAllowed, extension);
-                    report.detail("extension locked for this source");
+                    report.detail(LOCKED_DETAIL);
                 }
             }
             Seen::ChallengeSent => {
                 report.packet_event(p, ip, EventKind::ChallengeSent, None);
                 if !listed && rules.unanswered.is_some() {
-                    self.open_queue.push_back((now + self.timeout, src));
+                    self.open_queue.push_back((now + self.timeout, ip));
                     record_entry(&mut self.records, started, &src, now, |r, found| {
                         r.created(found, now);
                         r.open = r.open.saturating_add(1);
@@ -2059,11 +2205,18 @@ impl Tracker {
                 let out = record_entry(&mut self.records, started, &src, now, |r, found| {
                     rules.failure(r, found, ext, now)
                 });
+                if out.is_locked {
+                    report.set_response(LOCKED);
+                    report.relabel(EventKind::RequestNotAllowed, LOCKED_DETAIL);
+                    return;
+                }
                 self.apply(src, extension, out, p, report);
             }
             Seen::AddressNotAllowed { extension } | Seen::UserAgentNotAllowed { extension } => {
+                // An extension's own address restriction is an access
+                // control list (Asterisk's endpoint `acl`: `FailedACL`).
                 let kind = if matches!(seen, Seen::AddressNotAllowed { .. }) {
-                    EventKind::UnexpectedAddress
+                    EventKind::FailedAcl
                 } else {
                     EventKind::RequestNotAllowed
                 };
@@ -2075,7 +2228,21 @@ impl Tracker {
                             rules.count(r, Which::Refused, now)
                         });
                     if reached {
-                        self.ban(src, BanReason::Refused, now, p.wall, report);
+                        self.ban(ip, BanReason::Refused, now, p.wall, report);
+                        report.set_response(Decision::DropSilently);
+                    }
+                }
+            }
+            Seen::UnknownExtension { extension } => {
+                report.packet_event(p, ip, EventKind::InvalidAccountId, Some(extension));
+                if !listed && rules.unknown.is_some() {
+                    let reached =
+                        record_entry(&mut self.records, started, &src, now, |r, found| {
+                            r.created(found, now);
+                            rules.count(r, Which::Unknown, now)
+                        });
+                    if reached {
+                        self.ban(ip, BanReason::UnknownExtension, now, p.wall, report);
                         report.set_response(Decision::DropSilently);
                     }
                 }
@@ -2099,6 +2266,7 @@ impl Tracker {
             Seen::AddressNotAllowed { .. } | Seen::UserAgentNotAllowed { .. } => {
                 self.rules.refused.is_some()
             }
+            Seen::UnknownExtension { .. } => self.rules.unknown.is_some(),
             Seen::ForeignDomain => false,
         }
     }
@@ -2144,7 +2312,7 @@ impl Tracker {
             }
         }
         if let Some(reason) = out.ban {
-            self.ban(src, reason, p.now, p.wall, report);
+            self.ban(canonical_ip(p.source.ip()), reason, p.now, p.wall, report);
             report.set_response(Decision::DropSilently);
         }
     }
@@ -2286,5 +2454,11 @@ mod tests {
     fn the_record_is_three_cache_lines() {
         assert_eq!(size_of::<SourceRecord>(), 192);
         assert_eq!(align_of::<SourceRecord>(), 64);
+    }
+
+    #[test]
+    fn the_cold_part_is_the_size_the_readme_says() {
+        // README, "Memory bound".
+        assert_eq!(size_of::<Cold>(), 816);
     }
 }

@@ -949,3 +949,62 @@ fn secrets_never_print() {
     let dbg = format!("{u:?}");
     assert!(!dbg.contains(user().get(Algorithm::Md5).unwrap().expose_hex()));
 }
+
+#[test]
+fn a_wrong_response_is_a_wrong_password_whatever_the_nonce() {
+    // Foreign (another key's, forged, junk), future and stale nonces: a
+    // wrong response on any of them is a wrong password, so an attacker
+    // cannot guess on nonces that are not fresh without being counted; a
+    // right one says only what is wrong with the nonce.
+    let ours = auth();
+    let theirs = DigestAuth::new(
+        DigestConfig {
+            realm: REALM.into(),
+            ..DigestConfig::default()
+        },
+        key("another-key-abcdefghij"),
+    )
+    .unwrap();
+    let wrong = UserCredentials::from_password("1000", REALM, &Secret::new("guess123"));
+    let future = ours.nonce(T0.saturating_add(Duration::from_secs(60)));
+    let cases = [
+        (
+            theirs.nonce(T0).as_str().to_owned(),
+            DigestOutcome::InvalidNonce(NonceProblem::Foreign),
+        ),
+        (
+            "dcd98b7102dd2f0e8b11d0f600bfb0c093".to_owned(),
+            DigestOutcome::InvalidNonce(NonceProblem::Foreign),
+        ),
+        (
+            future.as_str().to_owned(),
+            DigestOutcome::InvalidNonce(NonceProblem::Future),
+        ),
+        (
+            ours.nonce(T0).as_str().to_owned(),
+            DigestOutcome::StaleNonce,
+        ),
+    ];
+    let at = T0.saturating_add(Duration::from_secs(301));
+    for (nonce, right_outcome) in cases {
+        let at = if right_outcome == DigestOutcome::StaleNonce {
+            at
+        } else {
+            T0
+        };
+        let right = Answer::correct(&nonce, Algorithm::Md5, &user(), "00000001", None);
+        assert_eq!(verify(&ours, &right, at), right_outcome, "{nonce}");
+        let guess = Answer::correct(&nonce, Algorithm::Md5, &wrong, "00000001", None);
+        assert_eq!(
+            verify(&ours, &guess, at),
+            DigestOutcome::WrongPassword,
+            "{nonce}"
+        );
+        // An unknown user is unknown, whatever the nonce.
+        assert_eq!(
+            ours.verify(b"REGISTER", URI, &right.params(), None, None, at),
+            DigestOutcome::UnknownUser,
+            "{nonce}"
+        );
+    }
+}

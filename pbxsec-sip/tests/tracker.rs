@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use pbxsec_core::{Clock, EventKind, ManualClock, RejectReason, Transport};
-use pbxsec_sip::digest::{Algorithm, DigestOutcome, Field, Malformed};
+use pbxsec_sip::digest::{Algorithm, DigestOutcome, Field, Malformed, NonceProblem};
 use pbxsec_sip::tracker::{
     BanReason, Decision, Packet, Report, Rule, Seen, Tracker, TrackerConfig,
 };
@@ -358,15 +358,21 @@ fn an_office_nat_with_one_bad_phone_is_not_banned_over_a_day() {
 
 #[test]
 fn an_attacker_behind_a_shared_address_gets_a_higher_but_finite_limit() {
-    let mut sim = Sim::new(TrackerConfig::yeastar());
+    // The per-source limits alone (the lockout would lock extensions that
+    // share a failure window before their 5th failure, and refuse them).
+    let config = TrackerConfig {
+        extension_lockout: None,
+        ..TrackerConfig::yeastar()
+    };
+    let mut sim = Sim::new(config.clone());
     let office = "198.51.100.8:5060";
     for ext in 1000..1003 {
         sim.register(office, &ext.to_string(), OK);
     }
     let ip: IpAddr = "198.51.100.8".parse().unwrap();
     assert!(sim.tracker.is_shared_address(ip, sim.clock.now()));
-    // Guessing across extensions, 4 per extension (below the lockout of 5):
-    // the per-source limit is 20 x 4 = 80 within 10 min.
+    // Guessing across extensions, 4 per extension: the per-source limit is
+    // 20 x 4 = 80 within 10 min.
     let mut banned_at = None;
     for i in 1..=80u32 {
         let ext = format!("2{:03}", i / 4);
@@ -378,7 +384,7 @@ fn an_attacker_behind_a_shared_address_gets_a_higher_but_finite_limit() {
     }
     assert_eq!(banned_at, Some(80));
     // Without the shared-address treatment it would be 20.
-    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let mut sim = Sim::new(config);
     let mut banned_at = None;
     for i in 1..=80u32 {
         let ext = format!("2{:03}", i / 4);
@@ -531,10 +537,16 @@ fn refusals_are_counted_and_foreign_domains_dropped() {
             assert!(
                 matches!(r.response(), Decision::Respond(rej) if rej.reason == RejectReason::Forbidden)
             );
-            assert!(
-                has_event(&r, EventKind::UnexpectedAddress)
-                    || has_event(&r, EventKind::RequestNotAllowed)
-            );
+            // An extension's address restriction is an ACL (Asterisk's
+            // `FailedACL`, which fail2ban's Asterisk filter matches); a
+            // User-Agent rule refuses the request.
+            let kind = if i % 2 == 0 {
+                EventKind::FailedAcl
+            } else {
+                EventKind::RequestNotAllowed
+            };
+            assert!(has_event(&r, kind), "{r:?}");
+            assert!(!has_event(&r, EventKind::UnexpectedAddress));
         } else {
             assert!(matches!(
                 bans(&r)[..],
@@ -939,5 +951,348 @@ fn a_batch_reports_exactly_what_one_observation_at_a_time_does() {
             a.advance(next() % 8);
         }
         assert!(batches >= 20 && events >= 500, "{batches} {events}");
+    }
+}
+
+/// Credentials observed on their own (a request whose To user differs from
+/// the Authorization username passes the request-time lock check).
+fn credentials(sim: &mut Sim, src: &str, ext: &str, outcome: DigestOutcome) -> Report {
+    sim.see(
+        src,
+        Seen::Credentials {
+            extension: ext,
+            outcome,
+        },
+    )
+}
+
+fn refused_as_locked(r: &Report) -> bool {
+    matches!(r.response(), Decision::Respond(rej) if rej.reason == RejectReason::Forbidden && rej.retry_after.is_none())
+        && r.events.iter().any(|e| {
+            e.kind == EventKind::RequestNotAllowed
+                && e.detail.as_deref() == Some("extension locked for this source")
+        })
+}
+
+#[test]
+fn a_locked_extension_refuses_credentials_that_name_it_whatever_they_say() {
+    // Yeastar: 5 failures on one extension lock it for that address
+    // (30 min); 20 failed auths per source ban the source.
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let src = "203.0.113.60:5060";
+    let ip: IpAddr = "203.0.113.60".parse().unwrap();
+    for _ in 0..5 {
+        credentials(&mut sim, src, "1000", DigestOutcome::WrongPassword);
+    }
+    assert!(sim.tracker.is_locked(ip, "1000", sim.clock.now()));
+    // The request names another extension (To: 9999), so the request-time
+    // check passes; the credentials name 1000.
+    let r = sim.see(
+        src,
+        Seen::Request {
+            extension: Some("9999"),
+        },
+    );
+    assert_eq!(r.response(), &Decision::Accept);
+    // Wrong and right passwords get the same answer, and neither is
+    // counted: 40 more tries (twice the per-source limit) ban nothing.
+    for i in 0..40 {
+        let outcome = if i == 17 {
+            OK
+        } else {
+            DigestOutcome::WrongPassword
+        };
+        let r = credentials(&mut sim, src, "1000", outcome);
+        assert!(refused_as_locked(&r), "try {i}: {r:?}");
+        assert!(bans(&r).is_empty(), "try {i}");
+        assert!(!has_event(&r, EventKind::SuccessfulAuth), "try {i}");
+        sim.advance(1);
+    }
+    assert!(!sim.banned("203.0.113.60"));
+    // A malformed answer naming it is refused the same way.
+    let r = sim.see(
+        src,
+        Seen::UnreadableCredentials {
+            extension: Some("1000"),
+        },
+    );
+    assert!(refused_as_locked(&r), "{r:?}");
+    // Another extension from that address is verified as usual.
+    let r = credentials(&mut sim, src, "1001", OK);
+    assert_eq!(r.response(), &Decision::Accept);
+    // After the lock, 1000 is verified again.
+    sim.advance(30 * 60);
+    let r = credentials(&mut sim, src, "1000", OK);
+    assert_eq!(r.response(), &Decision::Accept);
+}
+
+#[test]
+fn alternating_extensions_cannot_reset_an_extensions_count() {
+    // Three decoys locked, then the target and another extension in turn:
+    // the target is still locked by its 5th failure at the latest (its
+    // failure window is never handed to another extension).
+    let config = TrackerConfig {
+        failed_auth: None,
+        ..TrackerConfig::yeastar()
+    };
+    let mut sim = Sim::new(config);
+    let src = "203.0.113.61:5060";
+    let ip: IpAddr = "203.0.113.61".parse().unwrap();
+    for ext in ["3001", "3002", "3003"] {
+        for _ in 0..5 {
+            sim.register(src, ext, DigestOutcome::WrongPassword);
+        }
+        assert!(sim.tracker.is_locked(ip, ext, sim.clock.now()), "{ext}");
+    }
+    let mut tried = 0;
+    for n in 0..40 {
+        let ext = if n % 2 == 0 { "3004" } else { "3005" };
+        let r = sim.register(src, ext, DigestOutcome::WrongPassword);
+        if ext == "3004" && matches!(r.response(), Decision::Challenge { .. }) {
+            tried += 1;
+        }
+        if ext == "3004" && !matches!(r.response(), Decision::Challenge { .. }) {
+            assert!(
+                matches!(r.response(), Decision::Respond(rej) if rej.reason == RejectReason::Forbidden)
+            );
+        }
+        sim.advance(2);
+    }
+    assert!(
+        tried <= 4,
+        "{tried} wrong passwords on 3004 went unpunished"
+    );
+    assert!(sim.tracker.is_locked(ip, "3004", sim.clock.now()));
+}
+
+#[test]
+fn a_whitelisted_ipv6_address_stays_clear_inside_a_banned_prefix() {
+    let mut config = TrackerConfig::portsip();
+    config.ban.whitelist = vec!["2001:db8:1:2::10/128".parse().unwrap()];
+    let mut sim = Sim::new(config);
+    let trunk = "[2001:db8:1:2::10]:5060";
+    // The whitelisted address fails a lot: nothing is counted.
+    for _ in 0..200 {
+        let r = sim.register(trunk, "trunk", DigestOutcome::WrongPassword);
+        assert!(bans(&r).is_empty());
+    }
+    // Its neighbour in the same /64 is counted and banned as the /64.
+    let mut banned = false;
+    for i in 0..50 {
+        let r = sim.register(
+            "[2001:db8:1:2::99]:5060",
+            "1000",
+            DigestOutcome::WrongPassword,
+        );
+        banned |= !bans(&r).is_empty();
+        assert_eq!(!bans(&r).is_empty(), i == 49, "attempt {}", i + 1);
+    }
+    assert!(banned);
+    assert!(sim.banned("2001:db8:1:2::77"));
+    // The whitelisted address still gets through.
+    assert!(!sim.banned("2001:db8:1:2::10"));
+    let r = sim.register(trunk, "trunk", OK);
+    assert_eq!(r.response(), &Decision::Accept, "{r:?}");
+}
+
+#[test]
+fn a_whitelisted_ipv6_address_does_not_exempt_its_prefix() {
+    // The whitelisted address is the /64's first one, the address its
+    // key is written as: its neighbours are still counted.
+    let mut config = TrackerConfig::portsip();
+    config.ban.whitelist = vec!["2001:db8:1:3::/128".parse().unwrap()];
+    let mut sim = Sim::new(config);
+    for i in 0..50 {
+        let r = sim.register(
+            "[2001:db8:1:3::5]:5060",
+            "1000",
+            DigestOutcome::WrongPassword,
+        );
+        assert_eq!(!bans(&r).is_empty(), i == 49, "attempt {}", i + 1);
+    }
+    assert!(sim.banned("2001:db8:1:3::5"));
+}
+
+#[test]
+fn a_ban_list_that_bans_narrower_than_the_tracker_counts_is_refused() {
+    use pbxsec_ratelimit::{BanConfig, BanList};
+    use std::sync::Arc;
+    let narrow = Arc::new(
+        BanList::new(BanConfig {
+            ipv6_prefix: 128,
+            ..BanConfig::default()
+        })
+        .unwrap(),
+    );
+    let err = Tracker::with_ban_list(TrackerConfig::portsip(), narrow).unwrap_err();
+    assert!(err.to_string().contains("ipv6_prefix"), "{err}");
+    let wide = Arc::new(
+        BanList::new(BanConfig {
+            ipv6_prefix: 48,
+            ..BanConfig::default()
+        })
+        .unwrap(),
+    );
+    assert!(Tracker::with_ban_list(TrackerConfig::portsip(), wide).is_ok());
+    let zero = TrackerConfig {
+        challenge_timeout: Duration::ZERO,
+        ..TrackerConfig::portsip()
+    };
+    let err = Tracker::new(zero).unwrap_err();
+    assert!(err.to_string().contains("challenge_timeout"), "{err}");
+}
+
+#[test]
+fn svwar_requests_for_unknown_extensions_are_counted_at_their_own_limit() {
+    // svwar registers extensions without credentials: the daemon reports
+    // each request that names no such extension. PortSIP preset: 20
+    // unknown extensions per hour ban (failed auths: 50).
+    let mut sim = Sim::new(TrackerConfig::portsip());
+    let src = "192.0.2.201:5060";
+    for i in 1..=20u32 {
+        let ext = format!("{}", 100 + i);
+        let r = sim.see(
+            src,
+            Seen::Request {
+                extension: Some(&ext),
+            },
+        );
+        assert_eq!(r.response(), &Decision::Accept);
+        let r = sim.see(src, Seen::UnknownExtension { extension: &ext });
+        assert!(has_event(&r, EventKind::InvalidAccountId));
+        if i < 20 {
+            // The answer a known extension gets: a challenge.
+            assert_eq!(r.response(), &Decision::Challenge { stale: false });
+            assert!(bans(&r).is_empty());
+        } else {
+            assert!(matches!(
+                bans(&r)[..],
+                [Decision::Ban {
+                    reason: BanReason::UnknownExtension,
+                    ..
+                }]
+            ));
+            assert_eq!(r.response(), &Decision::DropSilently);
+        }
+        sim.advance(1);
+    }
+    assert!(sim.banned("192.0.2.201"));
+}
+
+#[test]
+fn right_answers_on_replayed_or_foreign_nonces_are_not_failures() {
+    // A UDP REGISTER retransmitted after its 200 OK was lost carries the
+    // same nc (replayed); a nonce of a key rotated out is foreign. The
+    // response was right: a fresh challenge with stale=true, nothing
+    // counted.
+    let mut sim = Sim::new(TrackerConfig::yeastar());
+    let src = "192.0.2.202:5060";
+    for i in 0..100 {
+        let problem = if i % 2 == 0 {
+            NonceProblem::Replayed
+        } else {
+            NonceProblem::Foreign
+        };
+        let r = sim.register(src, "1000", DigestOutcome::InvalidNonce(problem));
+        assert_eq!(r.response(), &Decision::Challenge { stale: true }, "{i}");
+        assert!(bans(&r).is_empty());
+        sim.advance(1);
+    }
+    assert!(!sim.banned("192.0.2.202"));
+    assert!(
+        !sim.tracker
+            .is_locked("192.0.2.202".parse().unwrap(), "1000", sim.clock.now())
+    );
+}
+
+/// A day of an office behind one address with no extension lockout
+/// (PortSIP: 50 failed auths per hour ban the source): 20 phones register
+/// every 60 s and one with a wrong password retries every 30 s, 120
+/// failures an hour. Returns whether the office was banned.
+fn office_day_without_lockout(config: TrackerConfig) -> bool {
+    let mut sim = Sim::new(config);
+    let office = "198.51.100.70";
+    let addr = |port: u16| format!("{office}:{port}");
+    for step in 0..(24 * 120) {
+        if step % 2 == 0 {
+            for phone in 0..20u16 {
+                let ext = format!("{}", 1000 + phone);
+                let r = sim.register(&addr(5060 + phone), &ext, OK);
+                if r.response() == &Decision::DropSilently {
+                    return true;
+                }
+            }
+        }
+        let r = sim.register(&addr(5099), "1099", DigestOutcome::WrongPassword);
+        if !bans(&r).is_empty() || r.response() == &Decision::DropSilently {
+            return true;
+        }
+        sim.advance(30);
+    }
+    sim.banned(office)
+}
+
+#[test]
+fn an_office_nat_without_lockout_is_kept_by_the_raised_limit() {
+    // 120 failures an hour: under the raised limit (50 x 4 = 200), over the
+    // base one (50). The NAT treatment is what keeps the office.
+    assert!(!office_day_without_lockout(TrackerConfig::portsip()));
+    let no_nat = TrackerConfig {
+        nat: None,
+        ..TrackerConfig::portsip()
+    };
+    assert!(office_day_without_lockout(no_nat));
+}
+
+mod lockout_model {
+    //! The per-extension lockout against the property it promises: while
+    //! at most four extensions of one source are locked, no extension has
+    //! more than `limit` failures answered (not refused as locked) within
+    //! any lockout window; an extension that never failed is never locked.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn no_extension_gets_more_than_the_limit_per_window(
+            ops in proptest::collection::vec((0u8..4, 0u8..40, any::<bool>()), 0..300)
+        ) {
+            let limit = 5usize;
+            let window = 600u64;
+            let config = TrackerConfig {
+                failed_auth: None,
+                ..TrackerConfig::yeastar()
+            };
+            let mut sim = Sim::new(config);
+            let src = "192.0.2.210:5060";
+            let ip: IpAddr = "192.0.2.210".parse().unwrap();
+            // Per extension: the times of its failures that were answered.
+            let mut answered: Vec<Vec<u64>> = vec![Vec::new(); 4];
+            let mut t = 0u64;
+            for (ext, wait, via_request) in ops {
+                let name = format!("40{ext}");
+                let r = if via_request {
+                    sim.register(src, &name, DigestOutcome::WrongPassword)
+                } else {
+                    credentials(&mut sim, src, &name, DigestOutcome::WrongPassword)
+                };
+                let refused = matches!(r.response(), Decision::Respond(rej) if rej.reason == RejectReason::Forbidden && rej.retry_after.is_none());
+                if !refused {
+                    let times = &mut answered[usize::from(ext)];
+                    times.push(t);
+                    let recent = times.iter().filter(|&&s| t - s < window).count();
+                    prop_assert!(recent <= limit, "{name}: {recent} answered failures within the window at {t}");
+                    if recent == limit {
+                        prop_assert!(sim.tracker.is_locked(ip, &name, sim.clock.now()), "{name} not locked at its {limit}th failure");
+                    }
+                }
+                sim.advance(u64::from(wait));
+                t += u64::from(wait);
+            }
+            for never in ["4100", "4101", "5000"] {
+                prop_assert!(!sim.tracker.is_locked(ip, never, sim.clock.now()));
+            }
+        }
     }
 }
