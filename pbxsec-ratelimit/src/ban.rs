@@ -1025,24 +1025,27 @@ impl<K: Hash + Eq + Clone + 'static> BanList<K> {
     }
 
     /// Whether the whitelist holds everything a folded key stands for: the
-    /// key itself when folding keeps keys whole, else its whole network (a
-    /// whitelisted `/128` inside a `/64` exempts that address, not the
-    /// `/64` whose key is written as the same address when it is the
-    /// prefix's first one).
+    /// key itself when folding keeps keys whole, else the key exactly (a
+    /// ban key whitelisted as such) or a whitelisted network holding its
+    /// whole network (a whitelisted `/128` inside a `/64` exempts that
+    /// address, not the `/64`, even when the `/64`'s key is written as that
+    /// same address, its first).
     fn whitelist_holds(&self, folded: &K) -> bool {
         if fold_is_identity(self.fold, folded) {
             return self.whitelist.contains(folded);
         }
-        match key_ip(folded) {
-            Some(ip) => {
-                let prefix = match ip {
-                    IpAddr::V4(_) => self.fold.v4_prefix(),
-                    IpAddr::V6(_) => self.fold.v6_prefix(),
-                };
-                IpNet::new(ip, prefix).is_ok_and(|net| self.whitelist.covers_net(&net))
-            }
-            None => self.whitelist.contains(folded),
+        let Some(ip) = key_ip(folded) else {
+            return self.whitelist.contains(folded);
+        };
+        let (prefix, whole) = match ip {
+            IpAddr::V4(_) => (self.fold.v4_prefix(), 32),
+            IpAddr::V6(_) => (self.fold.v6_prefix(), 128),
+        };
+        if prefix >= whole {
+            return self.whitelist.contains(folded);
         }
+        self.whitelist.holds_key(folded)
+            || IpNet::new(ip, prefix).is_ok_and(|net| self.whitelist.covers_net(&net))
     }
 
     /// `check(key, now).is_banned()`.

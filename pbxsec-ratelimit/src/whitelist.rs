@@ -276,6 +276,15 @@ impl<K: Hash + Eq + 'static> Whitelist<K> {
     }
 }
 
+impl<K: Hash + Eq + 'static> Whitelist<K> {
+    /// `true` if `key` itself was whitelisted ([`with_key`](Self::with_key),
+    /// [`add_key`](Self::add_key)); networks are not consulted.
+    #[inline]
+    pub(crate) fn holds_key(&self, key: &K) -> bool {
+        !self.empty.load(Ordering::Acquire) && self.current.load().keys.contains(key)
+    }
+}
+
 impl<K: Hash + Eq + Clone + 'static> Whitelist<K> {
     /// An empty whitelist.
     pub fn new() -> Self {

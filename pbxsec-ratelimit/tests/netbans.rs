@@ -714,8 +714,66 @@ fn a_whitelisted_ipv6_address_exempts_itself_not_its_prefix() {
         bans.ban(&ip("2001:db8:7:1::9"), "test", "test", &clock),
         BanOutcome::Whitelisted
     ));
+    // A /64 banned, then a /48 around it whitelisted: lifted (the /64's key
+    // is not whitelisted as an address; the /48 holds the whole /64).
+    assert!(matches!(
+        bans.ban(&ip("2001:db8:8:1::9"), "test", "test", &clock),
+        BanOutcome::Banned(_)
+    ));
+    let changes = bans.whitelist_net("2001:db8:8::/48".parse().unwrap(), &clock);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].key, ip("2001:db8:8:1::"));
+    // A ban key whitelisted as a key (IPv6, folded to /64): lifted too.
+    assert!(matches!(
+        bans.ban(&ip("2001:db8:9:1::9"), "test", "test", &clock),
+        BanOutcome::Banned(_)
+    ));
+    let changes = bans.whitelist_key(ip("2001:db8:9:1::"), &clock);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(!bans.check(&ip("2001:db8:9:1::9"), clock.now()).is_banned());
     // Whitelisting the /64's first address later does not lift its ban.
     let changes = bans.whitelist_net("2001:db8:6::/128".parse().unwrap(), &clock);
     assert!(changes.is_empty(), "{changes:?}");
     assert!(bans.check(&ip("2001:db8:6::9"), clock.now()).is_banned());
+}
+
+/// Keys whitelisted exactly (not as networks), for key types that folding
+/// does not keep whole (IPv6 kept at /128, socket addresses): whitelisting a
+/// banned key lifts its ban, and a whitelisted key is not banned again.
+#[test]
+fn an_exactly_whitelisted_key_is_lifted_and_not_banned_again() {
+    let clock = ManualClock::default();
+    let bans: BanList<IpAddr> = BanList::new(BanConfig {
+        ipv6_prefix: 128,
+        ..BanConfig::default()
+    })
+    .unwrap();
+    let host: IpAddr = "2001:db8:a::5".parse().unwrap();
+    assert!(matches!(
+        bans.ban(&host, "test", "test", &clock),
+        BanOutcome::Banned(_)
+    ));
+    let changes = bans.whitelist_key(host, &clock);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(!bans.check(&host, clock.now()).is_banned());
+    assert!(bans.is_empty(clock.now()));
+    assert!(matches!(
+        bans.ban(&host, "test", "test", &clock),
+        BanOutcome::Whitelisted
+    ));
+    let sockets: BanList<std::net::SocketAddr> = BanList::new(BanConfig::default()).unwrap();
+    let peer: std::net::SocketAddr = "[2001:db8:b::7]:5060".parse().unwrap();
+    assert!(matches!(
+        sockets.ban(&peer, "test", "test", &clock),
+        BanOutcome::Banned(_)
+    ));
+    // The peer itself whitelisted: its /64's ban stays (the peer is exempt
+    // from it), the ban key (the /64, port kept) whitelisted: lifted.
+    assert!(sockets.whitelist_key(peer, &clock).is_empty());
+    assert!(!sockets.check(&peer, clock.now()).is_banned());
+    let neighbour: std::net::SocketAddr = "[2001:db8:b::8]:5060".parse().unwrap();
+    assert!(sockets.check(&neighbour, clock.now()).is_banned());
+    let changes = sockets.whitelist_key(sockets.folded(&peer), &clock);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(!sockets.check(&neighbour, clock.now()).is_banned());
 }
