@@ -702,10 +702,13 @@ pub enum Seen<'a> {
     /// credentials and compares the answers). Counted as an unknown
     /// extension (`unknown_extension`, event `InvalidAccountID`) and
     /// answered with a challenge, as a known extension is, so the scanner
-    /// cannot tell. Report it after [`Request`](Self::Request), in place of
-    /// going on; credentials naming an unknown user are reported as
-    /// [`Credentials`](Self::Credentials) with
-    /// [`DigestOutcome::UnknownUser`] instead (one count per request).
+    /// cannot tell. Report it after [`Request`](Self::Request), then send
+    /// the challenge and report [`ChallengeSent`](Self::ChallengeSent) as
+    /// for any challenge (one left unanswered also counts under
+    /// `unanswered_challenge`); credentials naming an unknown user are
+    /// reported as [`Credentials`](Self::Credentials) with
+    /// [`DigestOutcome::UnknownUser`] instead (one unknown-extension count
+    /// per request).
     UnknownExtension {
         /// The extension named.
         extension: &'a str,
@@ -818,6 +821,14 @@ fn ext_window(extension: &str) -> u64 {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     (h ^ (h >> 32)) & WINDOW_BITS
+}
+
+/// The index of the failure window of the extension whose key is `ext`
+/// (its low bits: [`Tracker::ext_hash`]).
+#[inline]
+#[allow(clippy::cast_possible_truncation)] // masked to 3 bits
+const fn window_index(ext: u64) -> usize {
+    (ext & WINDOW_BITS) as usize
 }
 
 /// One extension locked for one source.
@@ -1060,16 +1071,19 @@ struct Cold {
     flood: WindowCounter,
     /// The extensions locked for this source.
     locks: [ExtLock; LOCKOUT_EXTENSIONS_PER_SOURCE],
-    /// The failures per extension, in the window `ext % 8` picks (`ext` is
-    /// a keyed hash, so an attacker cannot choose which extensions share
-    /// one). A window is never reassigned, so no sequence of failures on
-    /// other extensions resets an extension's count: each extension's
-    /// failures in its window are at most the window's, and the window
-    /// does not clear when it reaches the limit (it keeps its newest
-    /// `limit` events), so an extension is locked on its own `limit`-th
-    /// failure within the lockout window at the latest, earlier if another
-    /// failing extension shares its window.
+    /// The failures per extension, in the window its name picks
+    /// ([`ext_window`], the low bits of its key). A window is never
+    /// reassigned, so no sequence of failures on other extensions resets an
+    /// extension's count: each extension's failures in its window are at
+    /// most the window's, and the window does not clear when it reaches
+    /// the limit (it keeps its newest `limit` events), so an extension is
+    /// locked on its own `limit`-th failure within the lockout window at
+    /// the latest, earlier if another failing extension shares its window.
     tries: [WindowCounter; LOCKOUT_WINDOWS_PER_SOURCE],
+    /// Per failure window, until when (nanos) every extension in it is
+    /// locked: set when a lock in force gives its slot to a fifth one
+    /// ([`lock`](Self::lock)), so that no lock ends early.
+    held: [u64; LOCKOUT_WINDOWS_PER_SOURCE],
 }
 
 impl Cold {
@@ -1089,22 +1103,27 @@ impl Cold {
         self.locks
             .iter()
             .any(|l| l.ext == ext && l.locked_until > now)
+            || self.held(ext).is_some_and(|&until| until > now)
+    }
+
+    /// Until when extension `ext`'s window is held (see [`Cold::held`]).
+    #[inline]
+    fn held(&self, ext: u64) -> Option<&u64> {
+        self.held.get(window_index(ext))
     }
 
     /// The failure window of extension `ext` (a keyed hash).
     #[inline]
     fn tries(&mut self, ext: u64) -> Option<&mut WindowCounter> {
-        // The low bits ([`Tracker::ext_hash`]).
-        let i = usize::try_from(ext & WINDOW_BITS).ok()?;
-        self.tries.get_mut(i)
+        self.tries.get_mut(window_index(ext))
     }
 
     /// Locks `ext` until `until` (nanos): in its own slot, else a free or
-    /// expired one, else the slot of the lock ending soonest. That lock
-    /// ends early, but its extension's failures are still in its window
-    /// (for the lockout window after its last one), so its next failure
-    /// there locks it again: with more than four extensions locked from
-    /// one source, each gets one more try each time another is locked.
+    /// expired one, else the slot of the lock ending soonest, whose lock
+    /// then holds on as its window's: every extension sharing that window
+    /// is locked until it would have ended (no lock ends early; the price,
+    /// only with more than four locks in force from one source, is that an
+    /// extension sharing the window with a locked one is locked too).
     fn lock(&mut self, ext: u64, now: u64, until: u64) {
         let mut pick = 0;
         let mut soonest = u64::MAX;
@@ -1127,6 +1146,12 @@ impl Cold {
             let until = if l.ext == ext {
                 l.locked_until.max(until)
             } else {
+                if l.ext != 0 && l.locked_until > now {
+                    let evicted = *l;
+                    if let Some(held) = self.held.get_mut(window_index(evicted.ext)) {
+                        *held = (*held).max(evicted.locked_until);
+                    }
+                }
                 until
             };
             *l = ExtLock {
@@ -1147,8 +1172,8 @@ impl Cold {
         for w in &self.tries {
             score = score.saturating_add(w.total());
         }
-        for l in &self.locks {
-            if l.locked_until > now {
+        for until in self.locks.iter().map(|l| l.locked_until).chain(self.held) {
+            if until > now {
                 score = score.saturating_add(1 << 48);
             }
         }
@@ -1591,6 +1616,13 @@ impl Rules {
                 r.keep_until(epoch.saturating_add(2).saturating_mul(nat.period_ns));
             }
         } else if outcome == DigestOutcome::UnknownUser {
+            // Counted per source as an unknown extension, and in the name's
+            // lockout window as a wrong password would be: an unknown name
+            // is locked as a known one is, so the lockout's 403 does not
+            // tell which names exist.
+            if let (Some(ext), Some(_)) = (ext, self.lockout) {
+                out.locked = self.lockout_failed(r, ext, now);
+            }
             if self.count(r, Which::Unknown, now) {
                 out.ban = Some(BanReason::UnknownExtension);
             }
@@ -1664,7 +1696,10 @@ impl Tracker {
     ///
     /// # Errors
     ///
-    /// [`TrackerError::Config`] for a rule out of range, and when the ban
+    /// [`TrackerError::Config`] for a rule out of range (a limit of 0 or
+    /// above `pbxsec_ratelimit::MAX_LIMIT`, a zero window), a zero
+    /// `capacity`, `max_open_challenges` or `challenge_timeout`, a `nat`
+    /// out of range, an `ipv6_prefix` over 128, and when the ban
     /// list folds addresses to longer prefixes than the tracker counts
     /// (IPv4 beyond /32 is impossible; IPv6 beyond `ipv6_prefix`): a source
     /// counted as a /64 must be banned as at least that /64, or an attacker
@@ -2114,7 +2149,8 @@ impl Tracker {
         let needs_ext = rules.lockout.is_some() || (outcome.is_ok() && rules.nat.is_some());
         let ext = needs_ext.then(|| self.ext_hash(extension));
         let creates = (outcome.is_ok() && rules.nat.is_some())
-            || (outcome == DigestOutcome::UnknownUser && rules.unknown.is_some())
+            || (outcome == DigestOutcome::UnknownUser
+                && (rules.unknown.is_some() || rules.lockout.is_some()))
             || (failure && rules.counts_failures);
         if creates {
             record_entry(&mut self.records, started, &src, now, |r, found| {
@@ -2459,6 +2495,6 @@ mod tests {
     #[test]
     fn the_cold_part_is_the_size_the_readme_says() {
         // README, "Memory bound".
-        assert_eq!(size_of::<Cold>(), 816);
+        assert_eq!(size_of::<Cold>(), 880);
     }
 }

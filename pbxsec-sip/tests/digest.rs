@@ -1000,6 +1000,30 @@ fn a_wrong_response_is_a_wrong_password_whatever_the_nonce() {
             DigestOutcome::WrongPassword,
             "{nonce}"
         );
+        // A replayed nc: the right answer again is a replay, a wrong one
+        // with that nc a wrong password (judged before the replay).
+        if right_outcome != DigestOutcome::StaleNonce {
+            let fresh = ours.nonce(T0);
+            let mut counts = NonceCounts::new(16);
+            let first = Answer::correct(fresh.as_str(), Algorithm::Md5, &user(), "00000001", None);
+            let check = |a: &Answer, counts: &mut NonceCounts| {
+                ours.verify(
+                    b"REGISTER",
+                    URI,
+                    &a.params(),
+                    Some(&user()),
+                    Some(counts),
+                    T0,
+                )
+            };
+            assert!(check(&first, &mut counts).is_ok());
+            assert_eq!(
+                check(&first, &mut counts),
+                DigestOutcome::InvalidNonce(NonceProblem::Replayed)
+            );
+            let guess = Answer::correct(fresh.as_str(), Algorithm::Md5, &wrong, "00000001", None);
+            assert_eq!(check(&guess, &mut counts), DigestOutcome::WrongPassword);
+        }
         // An unknown user is unknown, whatever the nonce.
         assert_eq!(
             ours.verify(b"REGISTER", URI, &right.params(), None, None, at),
