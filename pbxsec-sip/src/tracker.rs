@@ -2124,11 +2124,6 @@ impl Tracker {
         } else {
             self.other_credentials(src, started, extension, outcome, failure, now)
         };
-        if out.is_locked {
-            report.set_response(LOCKED);
-            report.relabel(EventKind::RequestNotAllowed, LOCKED_DETAIL);
-            return;
-        }
         self.apply(src, Some(extension), out, p, report);
     }
 
@@ -2241,11 +2236,6 @@ impl Tracker {
                 let out = record_entry(&mut self.records, started, &src, now, |r, found| {
                     rules.failure(r, found, ext, now)
                 });
-                if out.is_locked {
-                    report.set_response(LOCKED);
-                    report.relabel(EventKind::RequestNotAllowed, LOCKED_DETAIL);
-                    return;
-                }
                 self.apply(src, extension, out, p, report);
             }
             Seen::AddressNotAllowed { extension } | Seen::UserAgentNotAllowed { extension } => {
@@ -2257,35 +2247,51 @@ impl Tracker {
                     EventKind::RequestNotAllowed
                 };
                 report.packet_event(p, ip, kind, Some(extension));
-                if !listed && rules.refused.is_some() {
-                    let reached =
-                        record_entry(&mut self.records, started, &src, now, |r, found| {
-                            r.created(found, now);
-                            rules.count(r, Which::Refused, now)
-                        });
-                    if reached {
-                        self.ban(ip, BanReason::Refused, now, p.wall, report);
-                        report.set_response(Decision::DropSilently);
-                    }
+                if !listed {
+                    self.count_source(at, started, Which::Refused, p, report);
                 }
             }
             Seen::UnknownExtension { extension } => {
                 report.packet_event(p, ip, EventKind::InvalidAccountId, Some(extension));
-                if !listed && rules.unknown.is_some() {
-                    let reached =
-                        record_entry(&mut self.records, started, &src, now, |r, found| {
-                            r.created(found, now);
-                            rules.count(r, Which::Unknown, now)
-                        });
-                    if reached {
-                        self.ban(ip, BanReason::UnknownExtension, now, p.wall, report);
-                        report.set_response(Decision::DropSilently);
-                    }
+                if !listed {
+                    self.count_source(at, started, Which::Unknown, p, report);
                 }
             }
             Seen::ForeignDomain => {
                 report.packet_event(p, ip, EventKind::UnknownDomain, None);
             }
+        }
+    }
+
+    /// Counts one event of a per-source rule kept in [`Cold`] (if it is
+    /// on), and bans the source and drops the packet when that reaches the
+    /// limit.
+    fn count_source(
+        &mut self,
+        at: At,
+        started: Option<&Started<IpAddr>>,
+        which: Which,
+        p: &Packet,
+        report: &mut Report,
+    ) {
+        let rules = &self.rules;
+        if rules.get(which).is_none() {
+            return;
+        }
+        let now = p.now;
+        let reached = record_entry(&mut self.records, started, &at.src, now, |r, found| {
+            r.created(found, now);
+            rules.count(r, which, now)
+        });
+        if reached {
+            let reason = match which {
+                Which::Unknown => BanReason::UnknownExtension,
+                Which::Unanswered => BanReason::UnansweredChallenges,
+                Which::Refused => BanReason::Refused,
+                Which::Flood => BanReason::Flood,
+            };
+            self.ban(at.ip, reason, now, p.wall, report);
+            report.set_response(Decision::DropSilently);
         }
     }
 
@@ -2307,8 +2313,9 @@ impl Tracker {
         }
     }
 
-    /// Applies what a probe decided: the lock (403 with `Retry-After`),
-    /// then the ban (`DropSilently`).
+    /// Applies what a probe of credentials decided: a lock in force (403,
+    /// the event relabelled), else the lock just placed (403 with
+    /// `Retry-After`), then the ban (`DropSilently`).
     #[inline]
     fn apply(
         &self,
@@ -2318,7 +2325,7 @@ impl Tracker {
         p: &Packet,
         report: &mut Report,
     ) {
-        if out.locked || out.ban.is_some() {
+        if out.is_locked || out.locked || out.ban.is_some() {
             self.apply_decided(src, extension, out, p, report);
         }
     }
@@ -2332,6 +2339,11 @@ impl Tracker {
         p: &Packet,
         report: &mut Report,
     ) {
+        if out.is_locked {
+            report.set_response(LOCKED);
+            report.relabel(EventKind::RequestNotAllowed, LOCKED_DETAIL);
+            return;
+        }
         if out.locked {
             if let (Some(ext), Some((_, lock_for))) = (extension, self.rules.lockout) {
                 report.decisions.push(Decision::LockExtension {
