@@ -609,17 +609,22 @@ fn future_nonce_beyond_drift_is_refused() {
     assert!(verify(&auth, &a, T0.saturating_add(Duration::from_secs(7))).is_ok());
 }
 
-#[test]
-fn foreign_key_and_forged_nonces() {
-    let ours = auth();
-    let theirs = DigestAuth::new(
+/// A server of our realm with another key (its nonces are foreign to us).
+fn other_server() -> DigestAuth {
+    DigestAuth::new(
         DigestConfig {
             realm: REALM.into(),
             ..DigestConfig::default()
         },
         key("another-key-abcdefghij"),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn foreign_key_and_forged_nonces() {
+    let ours = auth();
+    let theirs = other_server();
     let a = Answer::correct(
         theirs.nonce(T0).as_str(),
         Algorithm::Md5,
@@ -957,14 +962,7 @@ fn a_wrong_response_is_a_wrong_password_whatever_the_nonce() {
     // cannot guess on nonces that are not fresh without being counted; a
     // right one says only what is wrong with the nonce.
     let ours = auth();
-    let theirs = DigestAuth::new(
-        DigestConfig {
-            realm: REALM.into(),
-            ..DigestConfig::default()
-        },
-        key("another-key-abcdefghij"),
-    )
-    .unwrap();
+    let theirs = other_server();
     let wrong = UserCredentials::from_password("1000", REALM, &Secret::new("guess123"));
     let future = ours.nonce(T0.saturating_add(Duration::from_secs(60)));
     let cases = [
